@@ -1,0 +1,70 @@
+# rxdesk — `make demo` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export RXDESK_VAR_DIR ?= $(CURDIR)/var
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo serve test test-fast test-postgres check lint types migrations-check \
+        openapi openapi-check browser bench clean
+
+$(BIN)/rxdesk: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	@touch $@
+
+install: $(BIN)/rxdesk
+
+## Migrate a SQLite database under var/, load the demo pharmacy, serve on 127.0.0.1:8000.
+demo: install
+	$(BIN)/rxdesk demo
+
+serve: install
+	$(BIN)/rxdesk serve
+
+## Everything CI checks on SQLite: lint, types, migrations, the OpenAPI contract, all tests.
+test: install browser check
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+## Quick loop while coding: no browser, no slow tests.
+test-fast: install
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not e2e"
+
+## The same suite on PostgreSQL (DATABASE_URL must point at a server; .ci/run sets it).
+test-postgres: install browser
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+check: lint types migrations-check openapi-check
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: install
+	$(BIN)/mypy src/rxdesk
+
+migrations-check: install
+	$(BIN)/rxdesk makemigrations --check --dry-run
+
+## The committed schema is the API contract: regenerate with `make openapi` on purpose.
+openapi: install
+	$(BIN)/rxdesk export_openapi_schema --api rxdesk.api.api --indent 2 --sorted > openapi.json
+
+openapi-check: install
+	@$(BIN)/rxdesk export_openapi_schema --api rxdesk.api.api --indent 2 --sorted > $(RXDESK_VAR_DIR)/openapi.json
+	@diff -u openapi.json $(RXDESK_VAR_DIR)/openapi.json \
+	  || (echo "openapi.json is out of date with the code: run 'make openapi' and review"; exit 1)
+
+## Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

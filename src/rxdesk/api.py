@@ -1,0 +1,160 @@
+"""The REST API root: /api/v1/. Authentication (bearer tokens for integrations, the session
+with CSRF for the browser) and problem+json errors live here; each app adds a router."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from rxdesk.core import context
+from rxdesk.core.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class BearerToken(HttpBearer):
+    """``Authorization: Bearer rxd_…`` — a per-user API token (stored hashed)."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        from rxdesk.core.services import token_authenticate
+
+        found = token_authenticate(token)
+        if found is None:
+            return None
+        request.user = found.user
+        context.update(api_token_id=found.pk, channel="api")
+        return found.user
+
+
+class BrowserSession(APIKeyCookie):
+    """The signed-in browser's session cookie; unsafe methods need the CSRF token."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return user
+        return None
+
+
+api = NinjaAPI(
+    title="rxdesk API",
+    version="1",
+    description=(
+        "rxdesk pharmacy information system. Authenticate with `Authorization: Bearer <token>` "
+        "(create one with `rxdesk token create --username U`) or a signed-in browser session "
+        "with its CSRF token. Errors are application/problem+json."
+    ),
+    auth=[BearerToken(), BrowserSession()],
+    urls_namespace="api",
+)
+
+
+def problem(
+    request: HttpRequest,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    code: str = "about:blank",
+    errors: list[dict[str, str]] | None = None,
+    **extra: Any,
+) -> HttpResponse:
+    body: dict[str, Any] = {
+        "type": code if code == "about:blank" else f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra)
+    response = api.create_response(request, body, status=status)
+    response["Content-Type"] = "application/problem+json"
+    return response
+
+
+def _field_of(loc: list[Any] | tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    # ninja reports ("body", "<param name>", field, …) or ("query", field)
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie", "form"}:
+        parts = parts[1:]
+        if len(parts) > 1 and parts[0] in {"payload", "data", "body", "filters"}:
+            parts = parts[1:]
+    return ".".join(parts)
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = []
+    for err in exc.errors:
+        loc = err.get("loc", ())
+        message = str(err.get("msg", "Invalid value"))
+        message = message.removeprefix("Value error, ")
+        errors.append({"field": _field_of(loc), "message": message})
+    detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
+    return problem(request, 422, "Invalid input", detail, code="invalid", errors=errors)
+
+
+@api.exception_handler(DomainError)
+def _domain(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | list | bool)}
+    errors = exc.errors if (exc.errors or exc.status == 422) else None
+    return problem(request, exc.status, exc.title, exc.message, code=exc.code,
+                   errors=errors, **extra)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = problem(request, 401, "Not signed in",
+                       "Send a valid API token (Authorization: Bearer …) or sign in.",
+                       code="unauthenticated")
+    response["WWW-Authenticate"] = 'Bearer realm="rxdesk"'
+    return response
+
+
+@api.exception_handler(AuthorizationError)
+def _unauthorized(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+    return problem(request, 403, "Not allowed", str(exc) or "Not allowed.", code="forbidden")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    detail = str(exc)
+    if exc.status_code == 403 and "CSRF" in detail:
+        return problem(request, 403, "CSRF check failed",
+                       "Reload the page and try again (the form's security token was missing).",
+                       code="csrf")
+    return problem(request, exc.status_code, detail or "Error", detail)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem(request, 404, "Not found", str(exc) or "Not found.", code="not_found")
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("Unhandled API error", exc_info=exc)
+    return problem(request, 500, "Internal error",
+                   f"Something went wrong; quote request {context.current().request_id}.",
+                   code="internal")
+
+
+def _add_routers() -> None:
+    from rxdesk.core.api import router as core_router
+    from rxdesk.patients.api import prescribers as prescriber_router
+    from rxdesk.patients.api import router as patient_router
+
+    api.add_router("/", core_router)
+    api.add_router("/patients", patient_router)
+    api.add_router("/prescribers", prescriber_router)
+
+
+_add_routers()

@@ -1,0 +1,117 @@
+"""The one table of what each role may do.
+
+Services call :func:`require` before they change or reveal anything; views and the API use
+:func:`has` only to hide what a user may not do. A forbidden step therefore fails the same
+way from the UI, the API, the admin and the CLI.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from rxdesk.core.choices import PHARMACIST_ROLES, TECHNICIAN_ROLES, Role
+from rxdesk.core.errors import CredentialExpired, Forbidden
+
+if TYPE_CHECKING:
+    from rxdesk.core.models import User
+
+
+class Cap(StrEnum):
+    """Named capabilities. Add new ones here and grant them in ROLE_CAPABILITIES."""
+
+    PATIENT_VIEW = "patient.view"
+    PATIENT_EDIT = "patient.edit"
+    PRESCRIBER_VIEW = "prescriber.view"
+    PRESCRIBER_EDIT = "prescriber.edit"
+    SITE_VIEW = "site.view"
+    SITE_EDIT = "site.edit"
+    STAFF_VIEW = "staff.view"
+    STAFF_EDIT = "staff.edit"
+    AUDIT_VIEW = "audit.view"
+    AUDIT_EXPORT = "audit.export"
+    AUDIT_VERIFY = "audit.verify"
+    TOKEN_CREATE = "token.create"
+
+
+_CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW}
+_CLINICAL_WRITE = {Cap.PATIENT_EDIT, Cap.PRESCRIBER_EDIT}
+
+ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
+    Role.TECHNICIAN: frozenset(_CLINICAL_READ | _CLINICAL_WRITE | {Cap.SITE_VIEW}),
+    # A trainee types patients under supervision but does not maintain the prescriber file.
+    Role.TECHNICIAN_IN_TRAINING: frozenset(_CLINICAL_READ | {Cap.PATIENT_EDIT, Cap.SITE_VIEW}),
+    Role.PHARMACIST: frozenset(_CLINICAL_READ | _CLINICAL_WRITE | {Cap.SITE_VIEW, Cap.TOKEN_CREATE}),
+    Role.PHARMACIST_IN_CHARGE: frozenset(
+        _CLINICAL_READ
+        | _CLINICAL_WRITE
+        | {
+            Cap.SITE_VIEW,
+            Cap.SITE_EDIT,
+            Cap.STAFF_VIEW,
+            Cap.STAFF_EDIT,
+            Cap.AUDIT_VIEW,
+            Cap.AUDIT_EXPORT,
+            Cap.AUDIT_VERIFY,
+            Cap.TOKEN_CREATE,
+        }
+    ),
+    # Minimum necessary (HIPAA): stock work needs no patient record.
+    Role.INVENTORY_SPECIALIST: frozenset({Cap.SITE_VIEW}),
+    Role.AUDITOR: frozenset(
+        {Cap.SITE_VIEW, Cap.STAFF_VIEW, Cap.AUDIT_VIEW, Cap.AUDIT_EXPORT, Cap.AUDIT_VERIFY}
+    ),
+    # The system administrator runs the site and its accounts, not patient care.
+    Role.ADMIN: frozenset(
+        {Cap.SITE_VIEW, Cap.SITE_EDIT, Cap.STAFF_VIEW, Cap.STAFF_EDIT, Cap.AUDIT_VERIFY,
+         Cap.TOKEN_CREATE}
+    ),
+}
+
+# Steps that a state board lets only a currently registered technician or a currently
+# licensed pharmacist take. Other capabilities (reading the audit log, running the site)
+# need no practice credential.
+CREDENTIALED: frozenset[Cap] = frozenset(_CLINICAL_WRITE | {Cap.STAFF_EDIT})
+
+
+def has(user: User | None, cap: Cap) -> bool:
+    """Whether the user's role grants ``cap`` (credentials not considered)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    try:
+        role = Role(user.role)
+    except ValueError:
+        return False
+    return cap in ROLE_CAPABILITIES.get(role, frozenset())
+
+
+def require(user: User | None, cap: Cap) -> None:
+    """Raise :class:`Forbidden` or :class:`CredentialExpired` unless ``user`` may do ``cap``."""
+    if not has(user, cap):
+        role = getattr(user, "role", None) or "anonymous"
+        label = Role(role).label if role in Role.values else role
+        raise Forbidden(f"A {label.lower()} may not do this ({cap}).", capability=str(cap))
+    assert user is not None
+    if cap in CREDENTIALED:
+        problem = user.credential_problem()
+        if problem:
+            raise CredentialExpired(problem, capability=str(cap))
+
+
+def capabilities_of(role: str) -> frozenset[Cap]:
+    try:
+        return ROLE_CAPABILITIES[Role(role)]
+    except ValueError:
+        return frozenset()
+
+
+__all__ = [
+    "CREDENTIALED",
+    "PHARMACIST_ROLES",
+    "ROLE_CAPABILITIES",
+    "TECHNICIAN_ROLES",
+    "Cap",
+    "capabilities_of",
+    "has",
+    "require",
+]

@@ -1,0 +1,144 @@
+"""Request context for the audit log, session time limits and the second-factor gate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+
+from rxdesk.core import context
+from rxdesk.core.choices import CONTROLLED_SUBSTANCE_ROLES
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,36}$")
+
+SIGNED_IN_AT = "rx_signed_in_at"
+LAST_SEEN_AT = "rx_last_seen_at"
+
+
+def _problem(status: int, title: str, detail: str) -> JsonResponse:
+    return JsonResponse(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        status=status,
+        content_type="application/problem+json",
+    )
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+class RequestContextMiddleware:
+    """Give every request an id (or keep a sane X-Request-ID) and note the client address."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else context.new_request_id()
+        info = context.RequestInfo(
+            request_id=request_id,
+            client_addr=request.META.get("REMOTE_ADDR", "")[:45],
+            channel="api" if _is_api(request) else "web",
+        )
+        with context.using(info):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class SessionTimeoutMiddleware:
+    """End a signed-in session after the site's idle minutes, and 12 hours after sign-in
+    whatever the activity (HIPAA automatic logoff, 45 CFR 164.312(a)(2)(iii))."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            now = timezone.now().timestamp()
+            signed_in = request.session.get(SIGNED_IN_AT)
+            last_seen = request.session.get(LAST_SEEN_AT)
+            if signed_in is None or last_seen is None:
+                request.session[SIGNED_IN_AT] = signed_in = now
+                request.session[LAST_SEEN_AT] = last_seen = now
+            idle_minutes = (
+                user.site.session_idle_minutes
+                if user.site
+                else settings.SESSION_IDLE_MINUTES_DEFAULT
+            )
+            reason = ""
+            if now - signed_in > settings.SESSION_ABSOLUTE_SECONDS:
+                hours = settings.SESSION_ABSOLUTE_SECONDS // 3600
+                reason = f"You were signed out: sessions end {hours} hours after sign-in."
+            elif now - last_seen > idle_minutes * 60:
+                reason = f"You were signed out after {idle_minutes} idle minutes."
+            if reason:
+                return self._expire(request, reason)
+            request.session[LAST_SEEN_AT] = now
+        return self.get_response(request)
+
+    def _expire(self, request: HttpRequest, reason: str) -> HttpResponse:
+        from rxdesk.core.services import auth_event
+
+        user = request.user
+        auth_event(actor=user, action="auth.session_expired", reason=reason)  # type: ignore[arg-type]
+        request.session["rx_expiring"] = True  # the timeout event replaces a sign-out event
+        logout(request)
+        if _is_api(request):
+            return _problem(401, "Session expired", reason)
+        messages.warning(request, reason)
+        login_url = f"{reverse('login')}?next={request.get_full_path()}"
+        if getattr(request, "htmx", False) or request.headers.get("HX-Request"):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = login_url
+            return response
+        return redirect(login_url)
+
+
+def mfa_needed(user: object) -> bool:
+    """Whether this user must pass a second factor before working."""
+    from django_otp import user_has_device
+
+    if user_has_device(user, confirmed=True):
+        return True
+    site = getattr(user, "site", None)
+    return bool(site and site.mfa_required and getattr(user, "role", "") in
+                CONTROLLED_SUBSTANCE_ROLES)
+
+
+class MfaGateMiddleware:
+    """A user with a second factor (or who must have one) sees nothing until it is passed."""
+
+    ALLOWED_URL_NAMES = ("login", "logout", "mfa_verify", "mfa_enroll")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and hasattr(request, "session")
+            and not user.is_verified()
+            and not request.path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL)
+            and request.path not in {reverse(n) for n in self.ALLOWED_URL_NAMES}
+            and mfa_needed(user)
+        ):
+            if _is_api(request):
+                return _problem(401, "Second factor required",
+                                "Enter your authenticator code in the browser first.")
+            from django_otp import user_has_device
+
+            target = "mfa_verify" if user_has_device(user, confirmed=True) else "mfa_enroll"
+            return redirect(f"{reverse(target)}?next={request.get_full_path()}")
+        return self.get_response(request)

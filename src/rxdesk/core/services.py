@@ -1,0 +1,349 @@
+"""Writes of the core app: the site record, staff, API tokens, sign-in events.
+
+Each service runs in one transaction, checks the actor's capability first, validates, and
+writes exactly one audit event last. ``actor=None`` is the operator at the server's shell
+(the CLI); it is refused anywhere else (see :func:`authorize`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from rxdesk.core import context
+from rxdesk.core.audit import audit_record, diff, register_actions
+from rxdesk.core.capabilities import Cap, require
+from rxdesk.core.choices import Certification, PracticeSetting, Role
+from rxdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
+from rxdesk.core.models import ApiToken, Site, User
+from rxdesk.core.validators import normalize_phone
+
+register_actions(
+    {
+        "site.created": "Site created",
+        "site.updated": "Site record changed",
+        "staff.created": "Staff account created",
+        "staff.updated": "Staff record changed",
+        "staff.password_set": "Password set",
+        "token.created": "API token created",
+        "token.revoked": "API token revoked",
+    }
+)
+
+TOKEN_PREFIX = "rxd_"
+
+
+def authorize(actor: User | None, cap: Cap) -> None:
+    """Check ``cap`` for a signed-in actor; ``None`` (the operator) only from the CLI."""
+    if actor is None:
+        if context.current().channel not in {"cli", "system"}:
+            raise Forbidden("Sign in first.", capability=str(cap))
+        return
+    require(actor, cap)
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Django's ValidationError as ``[{"field", "message"}]``."""
+    if hasattr(exc, "error_dict"):
+        return [
+            {"field": field, "message": str(message)}
+            for field, errors in exc.error_dict.items()
+            for error in errors
+            for message in error.messages
+        ]
+    return [{"field": "", "message": m} for m in exc.messages]
+
+
+def full_clean(instance: models.Model, *, exclude: list[str] | None = None) -> None:
+    """Run the model's validators and raise :class:`Invalid` naming every bad field."""
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=True)
+    except ValidationError as exc:
+        raise Invalid(errors=validation_errors(exc)) from None
+
+
+def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(instance, name)
+        if isinstance(value, dt.date | dt.datetime):
+            value = value.isoformat()
+        out[name] = value
+    return out
+
+
+def _apply(instance: models.Model, allowed: list[str], values: Mapping[str, Any]) -> None:
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise Invalid(errors=[{"field": f, "message": "This field cannot be set here."}
+                              for f in unknown])
+    for name, value in values.items():
+        setattr(instance, name, value)
+
+
+# --- Site -------------------------------------------------------------------------------------
+
+SITE_FIELDS = [
+    "name", "address_line1", "address_line2", "city", "state", "postal_code", "phone",
+    "ncpdp_id", "npi", "dea_number", "time_zone", "setting", "session_idle_minutes",
+    "mfa_required",
+]
+
+
+def _normalize_site_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if "phone" in out and out["phone"]:
+        out["phone"] = normalize_phone(str(out["phone"]))
+    for key in ("state", "dea_number"):
+        if key in out and isinstance(out[key], str):
+            out[key] = out[key].strip().upper()
+    return out
+
+
+def site_create(*, actor: User | None, name: str, **values: Any) -> Site:
+    """Create a pharmacy site (the operator at set-up, or an admin of an existing site)."""
+    authorize(actor, Cap.SITE_EDIT)
+    with transaction.atomic():
+        site = Site(name=name)
+        _apply(site, SITE_FIELDS, _normalize_site_values(values))
+        full_clean(site)
+        site.save()
+        audit_record(
+            actor=actor, site=site, action="site.created", obj=site,
+            data={"after": snapshot(site, SITE_FIELDS)},
+        )
+    return site
+
+
+def site_update(*, actor: User, site: Site, **values: Any) -> Site:
+    """Change the site record: identifiers, address, time zone, session and MFA policy."""
+    authorize(actor, Cap.SITE_EDIT)
+    if actor is not None and actor.site_id != site.pk:
+        raise Forbidden("You can only change your own pharmacy's record.")
+    with transaction.atomic():
+        site = Site.objects.select_for_update().get(pk=site.pk)
+        before = snapshot(site, SITE_FIELDS)
+        _apply(site, SITE_FIELDS, _normalize_site_values(values))
+        full_clean(site)
+        changes = diff(before, snapshot(site, SITE_FIELDS))
+        if not changes:
+            return site
+        site.save(update_fields=list(changes))
+        audit_record(actor=actor, site=site, action="site.updated", obj=site,
+                     data={"changes": changes})
+    return site
+
+
+# --- Staff ------------------------------------------------------------------------------------
+
+STAFF_FIELDS = [
+    "first_name", "last_name", "email", "role", "is_active",
+    "technician_registration", "technician_registration_expires",
+    "certification", "certification_number", "certification_expires",
+    "pharmacist_license", "pharmacist_license_expires",
+]
+
+
+def _check_password(password: str, user: User) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise Invalid(errors=[{"field": "password", "message": m} for m in exc.messages]) from None
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise Invalid(
+            f"Unknown role {role!r}; use one of: {', '.join(Role.values)}.", field="role"
+        )
+
+
+def staff_create(
+    *,
+    actor: User | None,
+    site: Site,
+    username: str,
+    role: str,
+    password: str | None,
+    **values: Any,
+) -> User:
+    """Create a staff account with its role and credentials."""
+    authorize(actor, Cap.STAFF_EDIT)
+    if actor is not None and actor.site_id != site.pk:
+        raise Forbidden("You can only add staff to your own pharmacy.")
+    _check_role(role)
+    if actor is not None and role == Role.ADMIN and actor.role != Role.ADMIN:
+        raise Forbidden("Only an administrator can create another administrator.")
+    with transaction.atomic():
+        user = User(site=site, username=(username or "").strip(), role=role)
+        _apply(user, STAFF_FIELDS, values)
+        if User.objects.filter(username__iexact=user.username).exists():
+            raise Invalid("That user name is taken.", field="username")
+        if password is not None:
+            _check_password(password, user)
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        full_clean(user, exclude=["password", "last_login"])
+        _check_credentials(user)
+        try:
+            user.save()
+        except IntegrityError:
+            raise Invalid("That user name is taken.", field="username") from None
+        audit_record(
+            actor=actor, site=site, action="staff.created", obj=user,
+            data={"after": snapshot(user, ["username", *STAFF_FIELDS])},
+        )
+    return user
+
+
+def _check_credentials(user: User) -> None:
+    errors = []
+    pairs = [
+        ("technician_registration", "technician_registration_expires"),
+        ("certification_number", "certification_expires"),
+        ("pharmacist_license", "pharmacist_license_expires"),
+    ]
+    for number, expires in pairs:
+        if getattr(user, expires) and not getattr(user, number):
+            errors.append({"field": number, "message": "Enter the number this expiry belongs to."})
+    if user.certification and user.certification not in Certification.values:
+        errors.append({"field": "certification", "message": "Unknown certification."})
+    if errors:
+        raise Invalid(errors=errors)
+
+
+def staff_update(*, actor: User | None, user: User, **values: Any) -> User:
+    """Change a staff member's role, credentials or active state."""
+    authorize(actor, Cap.STAFF_EDIT)
+    if actor is not None and actor.site_id != user.site_id:
+        raise NotFound("No such staff member at this pharmacy.")
+    if "role" in values:
+        _check_role(values["role"])
+        if actor is not None and Role.ADMIN in {values["role"], user.role} and (
+            actor.role != Role.ADMIN
+        ):
+            raise Forbidden("Only an administrator can grant or change an administrator role.")
+    if actor is not None and actor.pk == user.pk and (
+        values.get("role", user.role) != user.role or values.get("is_active") is False
+    ):
+        raise Conflict("You cannot change your own role or deactivate yourself.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        before = snapshot(user, STAFF_FIELDS)
+        _apply(user, STAFF_FIELDS, values)
+        full_clean(user, exclude=["password", "last_login"])
+        _check_credentials(user)
+        changes = diff(before, snapshot(user, STAFF_FIELDS))
+        if not changes:
+            return user
+        user.save(update_fields=list(changes))
+        audit_record(actor=actor, site=user.site, action="staff.updated", obj=user,
+                     data={"changes": changes})
+    return user
+
+
+def staff_set_password(*, actor: User | None, user: User, password: str) -> None:
+    """Set a password (one's own, or anyone's by a staff manager)."""
+    if actor is None or actor.pk != user.pk:
+        authorize(actor, Cap.STAFF_EDIT)
+    _check_password(password, user)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=actor, site=user.site, action="staff.password_set", obj=user)
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_create(*, actor: User | None, user: User, name: str = "") -> tuple[ApiToken, str]:
+    """Create a bearer token acting as ``user``; returns the row and the secret (shown once)."""
+    authorize(actor, Cap.TOKEN_CREATE)
+    if actor is not None and actor.pk != user.pk:
+        raise Forbidden("You can only create tokens for yourself.")
+    if not user.is_active:
+        raise Conflict("That account is inactive.", field="username")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name[:80], prefix=secret[:12], digest=token_digest(secret)
+        )
+        audit_record(actor=actor, site=user.site, action="token.created", obj=token,
+                     data={"user": user.username, "name": name[:80], "prefix": token.prefix})
+    return token, secret
+
+
+def token_revoke(*, actor: User | None, token: ApiToken) -> ApiToken:
+    if actor is None or actor.pk != token.user_id:
+        authorize(actor, Cap.STAFF_EDIT)
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at:
+            return token
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, site=token.user.site, action="token.revoked", obj=token)
+    return token
+
+
+def token_authenticate(secret: str) -> ApiToken | None:
+    """The live token for a bearer secret, or None. Marks its last use (coarsely)."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    token = (
+        ApiToken.objects.select_related("user", "user__site")
+        .filter(digest=token_digest(secret), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+# --- Sign-in events ---------------------------------------------------------------------------
+
+
+def auth_event(*, actor: User | None, action: str, site: Site | None = None,
+               username: str = "", reason: str = "") -> None:
+    """Record a sign-in, sign-out, timeout or second-factor event."""
+    site = site or (actor.site if actor else None) or Site.objects.order_by("pk").first()
+    if site is None:
+        return
+    with transaction.atomic():
+        audit_record(actor=actor, site=site, action=action, actor_name=username[:150],
+                     reason=reason, object_type="core.user",
+                     object_id=actor.pk if actor else "")
+
+
+def site_default() -> Site | None:
+    return Site.objects.order_by("pk").first()
+
+
+__all__ = [
+    "PracticeSetting",
+    "authorize",
+    "site_create",
+    "site_update",
+    "staff_create",
+    "staff_set_password",
+    "staff_update",
+    "token_authenticate",
+    "token_create",
+    "token_revoke",
+]

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import CommandParser
+
+from rxdesk.core.management.base import RxCommand
+from rxdesk.demo import DEMO_PASSWORD, DEMO_USERS, demo_load
+
+
+class Command(RxCommand):
+    help = "Migrate, load the demo pharmacy (once) and serve it on http://127.0.0.1:8000."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-serve", action="store_true", help="load only, do not serve")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database ready. Loading the demo pharmacy…")
+        site = demo_load()
+        self.stdout.write(self.style.SUCCESS(f"Demo pharmacy: {site.name}"))
+        self.stdout.write(f"\nSign in at http://{options['host']}:{options['port']}/ as:")
+        width = max(len(u.username) for u in DEMO_USERS)
+        for u in DEMO_USERS:
+            self.stdout.write(f"  {u.username.ljust(width)}  {u.role.label}")
+        self.stdout.write(f"All demo accounts use the password: {DEMO_PASSWORD}\n")
+        if not options["no_serve"]:
+            call_command("serve", host=options["host"], port=options["port"])

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from rxdesk.api import api
+
+urlpatterns = [
+    path("", include("rxdesk.core.urls")),
+    path("patients/", include("rxdesk.patients.urls")),
+    path("prescribers/", include("rxdesk.patients.urls_prescribers")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]
