@@ -33,15 +33,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _web_context():
     """Service calls in tests act as if from a signed-in web request (not the CLI)."""
-    with context.using(context.RequestInfo(request_id="test-request", client_addr="127.0.0.1",
-                                           channel="web")):
+    with context.using(
+        context.RequestInfo(request_id="test-request", client_addr="127.0.0.1", channel="web")
+    ):
         yield
 
 
 @pytest.fixture
 def cli_context():
-    with context.using(context.RequestInfo(request_id="cli-request", client_addr="cli:test",
-                                           channel="cli")):
+    with context.using(
+        context.RequestInfo(request_id="cli-request", client_addr="cli:test", channel="cli")
+    ):
         yield
 
 

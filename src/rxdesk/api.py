@@ -106,15 +106,20 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 def _domain(request: HttpRequest, exc: DomainError) -> HttpResponse:
     extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | list | bool)}
     errors = exc.errors if (exc.errors or exc.status == 422) else None
-    return problem(request, exc.status, exc.title, exc.message, code=exc.code,
-                   errors=errors, **extra)
+    return problem(
+        request, exc.status, exc.title, exc.message, code=exc.code, errors=errors, **extra
+    )
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    response = problem(request, 401, "Not signed in",
-                       "Send a valid API token (Authorization: Bearer …) or sign in.",
-                       code="unauthenticated")
+    response = problem(
+        request,
+        401,
+        "Not signed in",
+        "Send a valid API token (Authorization: Bearer …) or sign in.",
+        code="unauthenticated",
+    )
     response["WWW-Authenticate"] = 'Bearer realm="rxdesk"'
     return response
 
@@ -128,9 +133,13 @@ def _unauthorized(request: HttpRequest, exc: AuthorizationError) -> HttpResponse
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     detail = str(exc)
     if exc.status_code == 403 and "CSRF" in detail:
-        return problem(request, 403, "CSRF check failed",
-                       "Reload the page and try again (the form's security token was missing).",
-                       code="csrf")
+        return problem(
+            request,
+            403,
+            "CSRF check failed",
+            "Reload the page and try again (the form's security token was missing).",
+            code="csrf",
+        )
     return problem(request, exc.status_code, detail or "Error", detail)
 
 
@@ -142,9 +151,13 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.exception("Unhandled API error", exc_info=exc)
-    return problem(request, 500, "Internal error",
-                   f"Something went wrong; quote request {context.current().request_id}.",
-                   code="internal")
+    return problem(
+        request,
+        500,
+        "Internal error",
+        f"Something went wrong; quote request {context.current().request_id}.",
+        code="internal",
+    )
 
 
 def _add_routers() -> None:

@@ -1,7 +1,7 @@
 """The ``rxdesk`` command: Django's manage.py with rxdesk's own commands.
 
-    rxdesk demo | serve [--host H --port P] | migrate | user create --username U --role R
-    rxdesk token create --username U | audit verify | audit head
+rxdesk demo | serve [--host H --port P] | migrate | user create --username U --role R
+rxdesk token create --username U | audit verify | audit head
 """
 
 from __future__ import annotations

@@ -64,22 +64,58 @@ PRESCRIBERS = [
 
 PATIENTS = [
     # first, last, dob, sex, language, allergies [(allergen, kind, reaction, severity)]
-    ("Maria", "Garcia", dt.date(1958, 3, 14), "F", "es",
-     [("Penicillins", AllergenKind.DRUG_CLASS, "Hives", Severity.MODERATE)]),
-    ("John", "Smith", dt.date(1949, 11, 2), "M", "en",
-     [("Sulfonamide antibiotics", AllergenKind.DRUG_CLASS, "Rash", Severity.MILD)]),
+    (
+        "Maria",
+        "Garcia",
+        dt.date(1958, 3, 14),
+        "F",
+        "es",
+        [("Penicillins", AllergenKind.DRUG_CLASS, "Hives", Severity.MODERATE)],
+    ),
+    (
+        "John",
+        "Smith",
+        dt.date(1949, 11, 2),
+        "M",
+        "en",
+        [("Sulfonamide antibiotics", AllergenKind.DRUG_CLASS, "Rash", Severity.MILD)],
+    ),
     ("Linda", "Johnson", dt.date(1972, 6, 21), "F", "en", []),
-    ("Wei", "Chen", dt.date(1985, 1, 9), "M", "zh",
-     [("Codeine", AllergenKind.INGREDIENT, "Nausea and vomiting", Severity.MILD)]),
-    ("Aaliyah", "Washington", dt.date(1994, 8, 30), "F", "en",
-     [("Peanut", AllergenKind.NON_DRUG, "Anaphylaxis", Severity.LIFE_THREATENING)]),
+    (
+        "Wei",
+        "Chen",
+        dt.date(1985, 1, 9),
+        "M",
+        "zh",
+        [("Codeine", AllergenKind.INGREDIENT, "Nausea and vomiting", Severity.MILD)],
+    ),
+    (
+        "Aaliyah",
+        "Washington",
+        dt.date(1994, 8, 30),
+        "F",
+        "en",
+        [("Peanut", AllergenKind.NON_DRUG, "Anaphylaxis", Severity.LIFE_THREATENING)],
+    ),
     ("Thanh", "Tran", dt.date(1966, 12, 5), "F", "vi", []),
-    ("Robert", "Miller", dt.date(1939, 4, 17), "M", "en",
-     [("Aspirin", AllergenKind.INGREDIENT, "Wheezing", Severity.SEVERE)]),
+    (
+        "Robert",
+        "Miller",
+        dt.date(1939, 4, 17),
+        "M",
+        "en",
+        [("Aspirin", AllergenKind.INGREDIENT, "Wheezing", Severity.SEVERE)],
+    ),
     ("Emily", "Davis", dt.date(2016, 9, 3), "F", "en", []),
     ("José", "Hernández", dt.date(1980, 2, 28), "M", "es", []),
-    ("Grace", "O'Neill", dt.date(1955, 7, 11), "F", "en",
-     [("Lisinopril", AllergenKind.INGREDIENT, "Angioedema", Severity.LIFE_THREATENING)]),
+    (
+        "Grace",
+        "O'Neill",
+        dt.date(1955, 7, 11),
+        "F",
+        "en",
+        [("Lisinopril", AllergenKind.INGREDIENT, "Angioedema", Severity.LIFE_THREATENING)],
+    ),
 ]
 
 
@@ -94,44 +130,77 @@ def demo_load() -> Site:
         pic = users["pic"]
         for i, (first, last, credential, specialty) in enumerate(PRESCRIBERS, start=1):
             prescriber = patients.prescriber_create(
-                actor=pic, first_name=first, last_name=last, credential=credential,
-                specialty=specialty, npi=fake_npi(23450000 + i * 17),
+                actor=pic,
+                first_name=first,
+                last_name=last,
+                credential=credential,
+                specialty=specialty,
+                npi=fake_npi(23450000 + i * 17),
                 dea_number=fake_dea(last, 100000 + i * 7919) if credential != "PA" or i % 2 else "",
-                state_license=f"036.{100000 + i}", state_license_state="IL",
+                state_license=f"036.{100000 + i}",
+                state_license_state="IL",
             )
             patients.prescriber_address_add(
-                actor=pic, prescriber=prescriber, label=f"{last} Clinic",
-                address_line1=f"{200 + i * 10} Oak Avenue", city="Springfield", state="IL",
-                postal_code="62704", phone=f"217555{1100 + i:04d}", fax=f"217555{1200 + i:04d}",
+                actor=pic,
+                prescriber=prescriber,
+                label=f"{last} Clinic",
+                address_line1=f"{200 + i * 10} Oak Avenue",
+                city="Springfield",
+                state="IL",
+                postal_code="62704",
+                phone=f"217555{1100 + i:04d}",
+                fax=f"217555{1200 + i:04d}",
             )
         tech = users["tech"]
         for i, (first, last, dob, sex, lang, allergies) in enumerate(PATIENTS, start=1):
             patient = patients.patient_create(
-                actor=tech, first_name=first, last_name=last, date_of_birth=dob, sex=sex,
-                preferred_language=lang, address_line1=f"{i * 13} Elm Street",
-                city="Springfield", state="IL", postal_code="62702",
-                phone_mobile=f"217555{2000 + i:04d}", privacy_notice="signed",
+                actor=tech,
+                first_name=first,
+                last_name=last,
+                date_of_birth=dob,
+                sex=sex,
+                preferred_language=lang,
+                address_line1=f"{i * 13} Elm Street",
+                city="Springfield",
+                state="IL",
+                postal_code="62702",
+                phone_mobile=f"217555{2000 + i:04d}",
+                privacy_notice="signed",
                 privacy_notice_on=dt.date(2026, 1, 5),
             )
             if allergies:
                 for allergen, kind, reaction, severity in allergies:
-                    patients.allergy_add(actor=tech, patient=patient, allergen=allergen,
-                                         allergen_kind=kind, reaction=reaction,
-                                         severity=severity)
+                    patients.allergy_add(
+                        actor=tech,
+                        patient=patient,
+                        allergen=allergen,
+                        allergen_kind=kind,
+                        reaction=reaction,
+                        severity=severity,
+                    )
             else:
                 patients.patient_record_no_known_allergies(actor=tech, patient=patient)
-            patients.measurement_record(actor=tech, patient=patient, kind="weight",
-                                        value=str(20 + i * 7), unit="kg")
+            patients.measurement_record(
+                actor=tech, patient=patient, kind="weight", value=str(20 + i * 7), unit="kg"
+            )
         return site
 
 
 def _site() -> Site:
     pharmacy_npi = "2" + "98765432"
     return site_create(
-        actor=None, name=DEMO_SITE, address_line1="120 Main Street", city="Springfield",
-        state="IL", postal_code="62701", phone="2175550142", ncpdp_id="1498765",
-        npi=pharmacy_npi + str(npi_check_digit(pharmacy_npi)), time_zone="America/Chicago",
-        setting=PracticeSetting.RETAIL, dea_number=fake_dea("R", 345678, "F"),
+        actor=None,
+        name=DEMO_SITE,
+        address_line1="120 Main Street",
+        city="Springfield",
+        state="IL",
+        postal_code="62701",
+        phone="2175550142",
+        ncpdp_id="1498765",
+        npi=pharmacy_npi + str(npi_check_digit(pharmacy_npi)),
+        time_zone="America/Chicago",
+        setting=PracticeSetting.RETAIL,
+        dea_number=fake_dea("R", 345678, "F"),
     )
 
 
@@ -139,17 +208,29 @@ def _user(site: Site, spec: DemoUser) -> User:
     in_two_years = dt.date.today().replace(day=1) + dt.timedelta(days=730)
     extra: dict[str, object] = {}
     if spec.role in {Role.TECHNICIAN, Role.TECHNICIAN_IN_TRAINING}:
-        extra = {"technician_registration": f"TECH.{sum(map(ord, spec.username)) * 997:06d}",
-                 "technician_registration_expires": in_two_years}
+        extra = {
+            "technician_registration": f"TECH.{sum(map(ord, spec.username)) * 997:06d}",
+            "technician_registration_expires": in_two_years,
+        }
         if spec.role == Role.TECHNICIAN:
-            extra |= {"certification": Certification.PTCB, "certification_number": "PTCB-204117",
-                      "certification_expires": in_two_years}
+            extra |= {
+                "certification": Certification.PTCB,
+                "certification_number": "PTCB-204117",
+                "certification_expires": in_two_years,
+            }
     if spec.role in {Role.PHARMACIST, Role.PHARMACIST_IN_CHARGE}:
-        extra = {"pharmacist_license": f"051.{len(spec.username) * 11111:06d}",
-                 "pharmacist_license_expires": in_two_years}
+        extra = {
+            "pharmacist_license": f"051.{len(spec.username) * 11111:06d}",
+            "pharmacist_license_expires": in_two_years,
+        }
     user = staff_create(
-        actor=None, site=site, username=spec.username, role=spec.role,
-        password=DEMO_PASSWORD, first_name=spec.first_name, last_name=spec.last_name,
+        actor=None,
+        site=site,
+        username=spec.username,
+        role=spec.role,
+        password=DEMO_PASSWORD,
+        first_name=spec.first_name,
+        last_name=spec.last_name,
         email=f"{spec.username}@riverside.example",
     )
     if extra:

@@ -1,4 +1,3 @@
-from django.contrib import admin
 from django.urls import include, path
 
 from rxdesk.api import api
@@ -8,5 +7,4 @@ urlpatterns = [
     path("patients/", include("rxdesk.patients.urls")),
     path("prescribers/", include("rxdesk.patients.urls_prescribers")),
     path("api/v1/", api.urls),
-    path("admin/", admin.site.urls),
 ]

@@ -224,8 +224,9 @@ def verify_rows(
             problem = f"the chain ends at #{last_seq} but its head says #{head[0]} (events removed)"
         else:
             problem = f"the chain's last event #{last_seq} does not match its head #{head[0]}"
-        return count, ChainBreak(site_id, last_seq + 1 if head[0] > last_seq else last_seq,
-                                 None, problem)
+        return count, ChainBreak(
+            site_id, last_seq + 1 if head[0] > last_seq else last_seq, None, problem
+        )
     return count, None
 
 

@@ -41,7 +41,9 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.TECHNICIAN: frozenset(_CLINICAL_READ | _CLINICAL_WRITE | {Cap.SITE_VIEW}),
     # A trainee types patients under supervision but does not maintain the prescriber file.
     Role.TECHNICIAN_IN_TRAINING: frozenset(_CLINICAL_READ | {Cap.PATIENT_EDIT, Cap.SITE_VIEW}),
-    Role.PHARMACIST: frozenset(_CLINICAL_READ | _CLINICAL_WRITE | {Cap.SITE_VIEW, Cap.TOKEN_CREATE}),
+    Role.PHARMACIST: frozenset(
+        _CLINICAL_READ | _CLINICAL_WRITE | {Cap.SITE_VIEW, Cap.TOKEN_CREATE}
+    ),
     Role.PHARMACIST_IN_CHARGE: frozenset(
         _CLINICAL_READ
         | _CLINICAL_WRITE
@@ -63,8 +65,14 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     ),
     # The system administrator runs the site and its accounts, not patient care.
     Role.ADMIN: frozenset(
-        {Cap.SITE_VIEW, Cap.SITE_EDIT, Cap.STAFF_VIEW, Cap.STAFF_EDIT, Cap.AUDIT_VERIFY,
-         Cap.TOKEN_CREATE}
+        {
+            Cap.SITE_VIEW,
+            Cap.SITE_EDIT,
+            Cap.STAFF_VIEW,
+            Cap.STAFF_EDIT,
+            Cap.AUDIT_VERIFY,
+            Cap.TOKEN_CREATE,
+        }
     ),
 }
 

@@ -19,7 +19,8 @@ class RequestInfo:
 
 
 _current: contextvars.ContextVar[RequestInfo] = contextvars.ContextVar(
-    "rxdesk_request_info", default=RequestInfo(channel="system")
+    "rxdesk_request_info",
+    default=RequestInfo(channel="system"),  # noqa: B039  (frozen, so never shared mutably)
 )
 
 

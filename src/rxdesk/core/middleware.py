@@ -104,6 +104,11 @@ class SessionTimeoutMiddleware:
         return redirect(login_url)
 
 
+def _static_prefix() -> str:
+    url = settings.STATIC_URL or "/static/"
+    return url if url.startswith("/") else "/" + url
+
+
 def mfa_needed(user: object) -> bool:
     """Whether this user must pass a second factor before working."""
     from django_otp import user_has_device
@@ -111,8 +116,9 @@ def mfa_needed(user: object) -> bool:
     if user_has_device(user, confirmed=True):
         return True
     site = getattr(user, "site", None)
-    return bool(site and site.mfa_required and getattr(user, "role", "") in
-                CONTROLLED_SUBSTANCE_ROLES)
+    return bool(
+        site and site.mfa_required and getattr(user, "role", "") in CONTROLLED_SUBSTANCE_ROLES
+    )
 
 
 class MfaGateMiddleware:
@@ -130,13 +136,16 @@ class MfaGateMiddleware:
             and user.is_authenticated
             and hasattr(request, "session")
             and not user.is_verified()
-            and not request.path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL)
+            and not request.path.startswith(_static_prefix())
             and request.path not in {reverse(n) for n in self.ALLOWED_URL_NAMES}
             and mfa_needed(user)
         ):
             if _is_api(request):
-                return _problem(401, "Second factor required",
-                                "Enter your authenticator code in the browser first.")
+                return _problem(
+                    401,
+                    "Second factor required",
+                    "Enter your authenticator code in the browser first.",
+                )
             from django_otp import user_has_device
 
             target = "mfa_verify" if user_has_device(user, confirmed=True) else "mfa_enroll"

@@ -91,7 +91,7 @@ class User(AbstractUser):
     """A member of staff. The role decides capabilities (core.capabilities); the credential
     fields decide whether a technician or pharmacist may currently practise."""
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="staff", null=True)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="staff")
     role = models.CharField(max_length=32, choices=Role.choices)
     technician_registration = models.CharField(max_length=40, blank=True)
     technician_registration_expires = models.DateField(null=True, blank=True)
@@ -180,7 +180,12 @@ class AuditEvent(models.Model):
     seq = models.PositiveBigIntegerField()
     occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     actor_name = models.CharField(max_length=150)
     actor_kind = models.CharField(max_length=10, default="user")  # user, token, device, system
@@ -227,3 +232,6 @@ class AuditChainHead(models.Model):
     site = models.OneToOneField(Site, on_delete=models.PROTECT, primary_key=True, related_name="+")
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"site {self.site_id} head #{self.seq}"

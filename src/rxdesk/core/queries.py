@@ -48,19 +48,35 @@ def audit_search(
 
 
 CSV_COLUMNS = [
-    "seq", "occurred_at", "actor_name", "actor_kind", "api_token_id", "action", "object_type",
-    "object_id", "patient_id", "data", "reason", "request_id", "client_addr", "prev_hash", "hash",
+    "seq",
+    "occurred_at",
+    "actor_name",
+    "actor_kind",
+    "api_token_id",
+    "action",
+    "object_type",
+    "object_id",
+    "patient_id",
+    "data",
+    "reason",
+    "request_id",
+    "client_addr",
+    "prev_hash",
+    "hash",
 ]
 
 
-def audit_export_csv(*, actor: User, events: QuerySet[AuditEvent],
-                     filters: dict[str, str]) -> Iterator[str]:
+def audit_export_csv(
+    *, actor: User, events: QuerySet[AuditEvent], filters: dict[str, str]
+) -> Iterator[str]:
     """CSV lines of ``events``; the export itself is recorded (it discloses PHI access)."""
     authorize(actor, Cap.AUDIT_EXPORT)
     with transaction.atomic():
-        audit_record(actor=actor, action="audit.exported",
-                     data={"filters": {k: v for k, v in filters.items() if v},
-                           "rows": events.count()})
+        audit_record(
+            actor=actor,
+            action="audit.exported",
+            data={"filters": {k: v for k, v in filters.items() if v}, "rows": events.count()},
+        )
 
     def lines() -> Iterator[str]:
         buf = io.StringIO()
@@ -80,5 +96,6 @@ def audit_export_csv(*, actor: User, events: QuerySet[AuditEvent],
 
 def staff_list(*, actor: User) -> QuerySet[User]:
     authorize(actor, Cap.STAFF_VIEW)
-    return User.objects.filter(site_id=actor.site_id).order_by("last_name", "first_name",
-                                                               "username")
+    return User.objects.filter(site_id=actor.site_id).order_by(
+        "last_name", "first_name", "username"
+    )

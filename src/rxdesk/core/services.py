@@ -83,8 +83,9 @@ def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
 def _apply(instance: models.Model, allowed: list[str], values: Mapping[str, Any]) -> None:
     unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise Invalid(errors=[{"field": f, "message": "This field cannot be set here."}
-                              for f in unknown])
+        raise Invalid(
+            errors=[{"field": f, "message": "This field cannot be set here."} for f in unknown]
+        )
     for name, value in values.items():
         setattr(instance, name, value)
 
@@ -92,15 +93,26 @@ def _apply(instance: models.Model, allowed: list[str], values: Mapping[str, Any]
 # --- Site -------------------------------------------------------------------------------------
 
 SITE_FIELDS = [
-    "name", "address_line1", "address_line2", "city", "state", "postal_code", "phone",
-    "ncpdp_id", "npi", "dea_number", "time_zone", "setting", "session_idle_minutes",
+    "name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "phone",
+    "ncpdp_id",
+    "npi",
+    "dea_number",
+    "time_zone",
+    "setting",
+    "session_idle_minutes",
     "mfa_required",
 ]
 
 
 def _normalize_site_values(values: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(values)
-    if "phone" in out and out["phone"]:
+    if out.get("phone"):
         out["phone"] = normalize_phone(str(out["phone"]))
     for key in ("state", "dea_number"):
         if key in out and isinstance(out[key], str):
@@ -117,7 +129,10 @@ def site_create(*, actor: User | None, name: str, **values: Any) -> Site:
         full_clean(site)
         site.save()
         audit_record(
-            actor=actor, site=site, action="site.created", obj=site,
+            actor=actor,
+            site=site,
+            action="site.created",
+            obj=site,
             data={"after": snapshot(site, SITE_FIELDS)},
         )
     return site
@@ -137,18 +152,27 @@ def site_update(*, actor: User, site: Site, **values: Any) -> Site:
         if not changes:
             return site
         site.save(update_fields=list(changes))
-        audit_record(actor=actor, site=site, action="site.updated", obj=site,
-                     data={"changes": changes})
+        audit_record(
+            actor=actor, site=site, action="site.updated", obj=site, data={"changes": changes}
+        )
     return site
 
 
 # --- Staff ------------------------------------------------------------------------------------
 
 STAFF_FIELDS = [
-    "first_name", "last_name", "email", "role", "is_active",
-    "technician_registration", "technician_registration_expires",
-    "certification", "certification_number", "certification_expires",
-    "pharmacist_license", "pharmacist_license_expires",
+    "first_name",
+    "last_name",
+    "email",
+    "role",
+    "is_active",
+    "technician_registration",
+    "technician_registration_expires",
+    "certification",
+    "certification_number",
+    "certification_expires",
+    "pharmacist_license",
+    "pharmacist_license_expires",
 ]
 
 
@@ -161,9 +185,7 @@ def _check_password(password: str, user: User) -> None:
 
 def _check_role(role: str) -> None:
     if role not in Role.values:
-        raise Invalid(
-            f"Unknown role {role!r}; use one of: {', '.join(Role.values)}.", field="role"
-        )
+        raise Invalid(f"Unknown role {role!r}; use one of: {', '.join(Role.values)}.", field="role")
 
 
 def staff_create(
@@ -199,7 +221,10 @@ def staff_create(
         except IntegrityError:
             raise Invalid("That user name is taken.", field="username") from None
         audit_record(
-            actor=actor, site=site, action="staff.created", obj=user,
+            actor=actor,
+            site=site,
+            action="staff.created",
+            obj=user,
             data={"after": snapshot(user, ["username", *STAFF_FIELDS])},
         )
     return user
@@ -228,12 +253,16 @@ def staff_update(*, actor: User | None, user: User, **values: Any) -> User:
         raise NotFound("No such staff member at this pharmacy.")
     if "role" in values:
         _check_role(values["role"])
-        if actor is not None and Role.ADMIN in {values["role"], user.role} and (
-            actor.role != Role.ADMIN
+        if (
+            actor is not None
+            and Role.ADMIN in {values["role"], user.role}
+            and (actor.role != Role.ADMIN)
         ):
             raise Forbidden("Only an administrator can grant or change an administrator role.")
-    if actor is not None and actor.pk == user.pk and (
-        values.get("role", user.role) != user.role or values.get("is_active") is False
+    if (
+        actor is not None
+        and actor.pk == user.pk
+        and (values.get("role", user.role) != user.role or values.get("is_active") is False)
     ):
         raise Conflict("You cannot change your own role or deactivate yourself.")
     with transaction.atomic():
@@ -246,8 +275,9 @@ def staff_update(*, actor: User | None, user: User, **values: Any) -> User:
         if not changes:
             return user
         user.save(update_fields=list(changes))
-        audit_record(actor=actor, site=user.site, action="staff.updated", obj=user,
-                     data={"changes": changes})
+        audit_record(
+            actor=actor, site=user.site, action="staff.updated", obj=user, data={"changes": changes}
+        )
     return user
 
 
@@ -281,8 +311,13 @@ def token_create(*, actor: User | None, user: User, name: str = "") -> tuple[Api
         token = ApiToken.objects.create(
             user=user, name=name[:80], prefix=secret[:12], digest=token_digest(secret)
         )
-        audit_record(actor=actor, site=user.site, action="token.created", obj=token,
-                     data={"user": user.username, "name": name[:80], "prefix": token.prefix})
+        audit_record(
+            actor=actor,
+            site=user.site,
+            action="token.created",
+            obj=token,
+            data={"user": user.username, "name": name[:80], "prefix": token.prefix},
+        )
     return token, secret
 
 
@@ -319,16 +354,28 @@ def token_authenticate(secret: str) -> ApiToken | None:
 # --- Sign-in events ---------------------------------------------------------------------------
 
 
-def auth_event(*, actor: User | None, action: str, site: Site | None = None,
-               username: str = "", reason: str = "") -> None:
+def auth_event(
+    *,
+    actor: User | None,
+    action: str,
+    site: Site | None = None,
+    username: str = "",
+    reason: str = "",
+) -> None:
     """Record a sign-in, sign-out, timeout or second-factor event."""
     site = site or (actor.site if actor else None) or Site.objects.order_by("pk").first()
     if site is None:
         return
     with transaction.atomic():
-        audit_record(actor=actor, site=site, action=action, actor_name=username[:150],
-                     reason=reason, object_type="core.user",
-                     object_id=actor.pk if actor else "")
+        audit_record(
+            actor=actor,
+            site=site,
+            action=action,
+            actor_name=username[:150],
+            reason=reason,
+            object_type="core.user",
+            object_id=actor.pk if actor else "",
+        )
 
 
 def site_default() -> Site | None:

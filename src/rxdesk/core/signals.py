@@ -34,11 +34,16 @@ def _signed_out(sender: Any, request: Any, user: User | None, **kwargs: Any) -> 
 
 
 @receiver(user_login_failed)
-def _sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = None,
-                    **kwargs: Any) -> None:
+def _sign_in_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
     from rxdesk.core.services import auth_event
 
     username = str(credentials.get("username", ""))[:150]
     known = User.objects.filter(username=username).select_related("site").first()
-    auth_event(actor=None, action="auth.sign_in_failed", username=f"failed:{username}",
-               site=known.site if known else None)
+    auth_event(
+        actor=None,
+        action="auth.sign_in_failed",
+        username=f"failed:{username}",
+        site=known.site if known else None,
+    )

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from rxdesk.patients import queries, services
 from rxdesk.patients.choices import (
@@ -226,7 +226,7 @@ def patient_list(request: HttpRequest, filters: Query[PatientSearch]) -> Any:
 
 @router.post("", response={201: PatientOut}, summary="Register a patient")
 def patient_create(request: HttpRequest, payload: PatientIn) -> Any:
-    return 201, services.patient_create(actor=_user(request), **payload.model_dump())
+    return Status(201, services.patient_create(actor=_user(request), **payload.model_dump()))
 
 
 @router.get("/{int:patient_id}", response=PatientOut, summary="Open a patient's record (logged)")
@@ -238,8 +238,9 @@ def patient_get(request: HttpRequest, patient_id: int) -> Any:
 @router.patch("/{int:patient_id}", response=PatientOut, summary="Change a patient's record")
 def patient_patch(request: HttpRequest, patient_id: int, payload: PatientPatch) -> Any:
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
-    return services.patient_update(actor=_user(request), patient=patient,
-                                   **payload.model_dump(exclude_unset=True))
+    return services.patient_update(
+        actor=_user(request), patient=patient, **payload.model_dump(exclude_unset=True)
+    )
 
 
 class AllergyIn(_In):
@@ -252,34 +253,40 @@ class AllergyIn(_In):
     source: InfoSource = InfoSource.PATIENT
 
 
-@router.post("/{int:patient_id}/allergies", response={201: AllergyOut},
-             summary="Record an allergy")
+@router.post("/{int:patient_id}/allergies", response={201: AllergyOut}, summary="Record an allergy")
 def allergy_add(request: HttpRequest, patient_id: int, payload: AllergyIn) -> Any:
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
-    return 201, services.allergy_add(actor=_user(request), patient=patient,
-                                     **payload.model_dump())
+    return Status(
+        201, services.allergy_add(actor=_user(request), patient=patient, **payload.model_dump())
+    )
 
 
 class ReasonIn(_In):
     reason: str = Field(min_length=1, max_length=200)
 
 
-@router.post("/{int:patient_id}/allergies/{int:allergy_id}/inactivate", response=AllergyOut,
-             summary="Remove an allergy from the active list")
-def allergy_inactivate(request: HttpRequest, patient_id: int, allergy_id: int,
-                       payload: ReasonIn) -> Any:
+@router.post(
+    "/{int:patient_id}/allergies/{int:allergy_id}/inactivate",
+    response=AllergyOut,
+    summary="Remove an allergy from the active list",
+)
+def allergy_inactivate(
+    request: HttpRequest, patient_id: int, allergy_id: int, payload: ReasonIn
+) -> Any:
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
     allergy = patient.allergies.filter(pk=allergy_id).first()
     if allergy is None:
         from rxdesk.core.errors import NotFound
 
         raise NotFound("No such allergy on this patient's record.")
-    return services.allergy_inactivate(actor=_user(request), allergy=allergy,
-                                       reason=payload.reason)
+    return services.allergy_inactivate(actor=_user(request), allergy=allergy, reason=payload.reason)
 
 
-@router.post("/{int:patient_id}/no-known-allergies", response=PatientOut,
-             summary="Record 'no known allergies'")
+@router.post(
+    "/{int:patient_id}/no-known-allergies",
+    response=PatientOut,
+    summary="Record 'no known allergies'",
+)
 def no_known_allergies(request: HttpRequest, patient_id: int) -> Any:
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
     return services.patient_record_no_known_allergies(actor=_user(request), patient=patient)
@@ -291,12 +298,14 @@ class ConditionIn(_In):
     onset: dt.date | None = None
 
 
-@router.post("/{int:patient_id}/conditions", response={201: ConditionOut},
-             summary="Record a condition")
+@router.post(
+    "/{int:patient_id}/conditions", response={201: ConditionOut}, summary="Record a condition"
+)
 def condition_add(request: HttpRequest, patient_id: int, payload: ConditionIn) -> Any:
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
-    return 201, services.condition_add(actor=_user(request), patient=patient,
-                                       **payload.model_dump())
+    return Status(
+        201, services.condition_add(actor=_user(request), patient=patient, **payload.model_dump())
+    )
 
 
 class MeasurementIn(_In):
@@ -306,12 +315,17 @@ class MeasurementIn(_In):
     measured_on: dt.date | None = None
 
 
-@router.post("/{int:patient_id}/measurements", response={201: MeasurementOut},
-             summary="Record a weight or height")
+@router.post(
+    "/{int:patient_id}/measurements",
+    response={201: MeasurementOut},
+    summary="Record a weight or height",
+)
 def measurement_add(request: HttpRequest, patient_id: int, payload: MeasurementIn) -> Any:
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
-    return 201, services.measurement_record(actor=_user(request), patient=patient,
-                                            **payload.model_dump())
+    return Status(
+        201,
+        services.measurement_record(actor=_user(request), patient=patient, **payload.model_dump()),
+    )
 
 
 class CoverageIn(_In):
@@ -327,12 +341,14 @@ class CoverageIn(_In):
     terminates_on: dt.date | None = None
 
 
-@router.post("/{int:patient_id}/coverages", response={201: CoverageOut},
-             summary="Add an insurance plan")
+@router.post(
+    "/{int:patient_id}/coverages", response={201: CoverageOut}, summary="Add an insurance plan"
+)
 def coverage_add(request: HttpRequest, patient_id: int, payload: CoverageIn) -> Any:
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
-    return 201, services.coverage_add(actor=_user(request), patient=patient,
-                                      **payload.model_dump())
+    return Status(
+        201, services.coverage_add(actor=_user(request), patient=patient, **payload.model_dump())
+    )
 
 
 # --- Prescribers ------------------------------------------------------------------------------
@@ -422,13 +438,16 @@ class AddressIn(_In):
 
 @prescribers.get("", response=list[PrescriberOut], summary="Find prescribers by name or NPI")
 def prescriber_list(request: HttpRequest, filters: Query[PrescriberSearch]) -> Any:
-    return list(queries.prescriber_search(actor=_user(request), **filters.model_dump())
-                .prefetch_related("addresses"))
+    return list(
+        queries.prescriber_search(actor=_user(request), **filters.model_dump()).prefetch_related(
+            "addresses"
+        )
+    )
 
 
 @prescribers.post("", response={201: PrescriberOut}, summary="Add a prescriber")
 def prescriber_create(request: HttpRequest, payload: PrescriberIn) -> Any:
-    return 201, services.prescriber_create(actor=_user(request), **payload.model_dump())
+    return Status(201, services.prescriber_create(actor=_user(request), **payload.model_dump()))
 
 
 @prescribers.get("/{int:prescriber_id}", response=PrescriberOut, summary="A prescriber")
@@ -436,17 +455,22 @@ def prescriber_get(request: HttpRequest, prescriber_id: int) -> Any:
     return queries.prescriber_for(actor=_user(request), prescriber_id=prescriber_id)
 
 
-@prescribers.patch("/{int:prescriber_id}", response=PrescriberOut,
-                   summary="Change a prescriber")
+@prescribers.patch("/{int:prescriber_id}", response=PrescriberOut, summary="Change a prescriber")
 def prescriber_patch(request: HttpRequest, prescriber_id: int, payload: PrescriberPatch) -> Any:
     prescriber = queries.prescriber_for(actor=_user(request), prescriber_id=prescriber_id)
-    return services.prescriber_update(actor=_user(request), prescriber=prescriber,
-                                      **payload.model_dump(exclude_unset=True))
+    return services.prescriber_update(
+        actor=_user(request), prescriber=prescriber, **payload.model_dump(exclude_unset=True)
+    )
 
 
-@prescribers.post("/{int:prescriber_id}/addresses", response={201: AddressOut},
-                  summary="Add a practice address")
+@prescribers.post(
+    "/{int:prescriber_id}/addresses", response={201: AddressOut}, summary="Add a practice address"
+)
 def prescriber_address_add(request: HttpRequest, prescriber_id: int, payload: AddressIn) -> Any:
     prescriber = queries.prescriber_for(actor=_user(request), prescriber_id=prescriber_id)
-    return 201, services.prescriber_address_add(actor=_user(request), prescriber=prescriber,
-                                                **payload.model_dump())
+    return Status(
+        201,
+        services.prescriber_address_add(
+            actor=_user(request), prescriber=prescriber, **payload.model_dump()
+        ),
+    )

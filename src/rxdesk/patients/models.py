@@ -47,9 +47,6 @@ def name_key(value: str) -> str:
     return "".join(c for c in folded if c.isalnum() and not unicodedata.combining(c))
 
 
-_optional_phone = {"max_length": 10, "blank": True, "validators": [validate_phone]}
-
-
 class Patient(models.Model):
     """A person the pharmacy serves."""
 
@@ -69,9 +66,9 @@ class Patient(models.Model):
     city = models.CharField(max_length=80, blank=True)
     state = models.CharField(max_length=2, blank=True, validators=[validate_state])
     postal_code = models.CharField(max_length=10, blank=True, validators=[validate_postal_code])
-    phone_mobile = models.CharField(**_optional_phone)  # type: ignore[call-overload]
-    phone_home = models.CharField(**_optional_phone)  # type: ignore[call-overload]
-    phone_work = models.CharField(**_optional_phone)  # type: ignore[call-overload]
+    phone_mobile = models.CharField(max_length=10, blank=True, validators=[validate_phone])
+    phone_home = models.CharField(max_length=10, blank=True, validators=[validate_phone])
+    phone_work = models.CharField(max_length=10, blank=True, validators=[validate_phone])
     email = models.EmailField(blank=True)
     preferred_language = models.CharField(
         max_length=8, choices=Language.choices, default=Language.ENGLISH
@@ -96,12 +93,14 @@ class Patient(models.Model):
     )
     refill_reminders = models.BooleanField(default=False)
     easy_open_caps = models.BooleanField(
-        "non-child-resistant caps requested", default=False,
+        "non-child-resistant caps requested",
+        default=False,
         help_text="Poison Prevention Packaging Act waiver requested by the patient.",
     )
     large_print = models.BooleanField("large-print labels", default=False)
     possible_duplicate = models.BooleanField(
-        default=False, help_text="Created although another patient has the same name and birth date."
+        default=False,
+        help_text="Created although another patient has the same name and birth date.",
     )
     last_name_key = models.CharField(max_length=60, editable=False, db_index=True)
     first_name_key = models.CharField(max_length=60, editable=False)
@@ -141,7 +140,9 @@ class Patient(models.Model):
         return [
             (label, format_phone(number))
             for label, number in (
-                ("mobile", self.phone_mobile), ("home", self.phone_home), ("work", self.phone_work)
+                ("mobile", self.phone_mobile),
+                ("home", self.phone_home),
+                ("work", self.phone_work),
             )
             if number
         ]
@@ -164,8 +165,13 @@ class PatientIdentifier(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["patient", "kind", "value"], name="patient_ident_unique")
+            models.UniqueConstraint(
+                fields=["patient", "kind", "value"], name="patient_ident_unique"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"
 
 
 class Allergy(models.Model):
@@ -192,8 +198,11 @@ class Allergy(models.Model):
         verbose_name_plural = "allergies"
         constraints = [
             models.UniqueConstraint(
-                Lower("allergen"), "patient", "allergen_kind",
-                condition=models.Q(active=True), name="allergy_active_unique",
+                Lower("allergen"),
+                "patient",
+                "allergen_kind",
+                condition=models.Q(active=True),
+                name="allergy_active_unique",
             ),
             models.CheckConstraint(condition=~models.Q(allergen=""), name="allergy_allergen"),
         ]
@@ -207,11 +216,15 @@ class Condition(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="conditions")
     icd10 = models.CharField(
-        "ICD-10-CM code", max_length=8, blank=True,
-        validators=[RegexValidator(
-            r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$",
-            "An ICD-10-CM code looks like E11.9 or I10.",
-        )],
+        "ICD-10-CM code",
+        max_length=8,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$",
+                "An ICD-10-CM code looks like E11.9 or I10.",
+            )
+        ],
     )
     description = models.CharField(max_length=200)
     onset = models.DateField(null=True, blank=True)
@@ -242,6 +255,9 @@ class Measurement(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(value__gt=0), name="measurement_positive")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value} {self.unit} on {self.measured_on}"
 
     @property
     def unit(self) -> str:
@@ -276,10 +292,14 @@ class Coverage(models.Model):
                 condition=models.Q(rank__gte=1, rank__lte=3), name="coverage_rank_range"
             ),
             models.UniqueConstraint(
-                fields=["patient", "rank"], condition=models.Q(active=True),
+                fields=["patient", "rank"],
+                condition=models.Q(active=True),
                 name="coverage_active_rank_unique",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_name or 'Plan'} (BIN {self.bin}, rank {self.rank})"
 
 
 class Prescriber(models.Model):
@@ -293,9 +313,7 @@ class Prescriber(models.Model):
     suffix = models.CharField(max_length=10, blank=True)
     credential = models.CharField(max_length=6, choices=PrescriberCredential.choices, blank=True)
     npi = models.CharField("NPI", max_length=10, validators=[validate_npi])
-    dea_number = models.CharField(
-        "DEA number", max_length=9, blank=True, validators=[validate_dea]
-    )
+    dea_number = models.CharField("DEA number", max_length=9, blank=True, validators=[validate_dea])
     dea_suffix = models.CharField("DEA institutional suffix", max_length=10, blank=True)
     state_license = models.CharField(max_length=30, blank=True)
     state_license_state = models.CharField(max_length=2, blank=True, validators=[validate_state])
@@ -346,6 +364,9 @@ class PrescriberAddress(models.Model):
     phone = models.CharField(max_length=10, validators=[validate_phone])
     fax = models.CharField(max_length=10, blank=True, validators=[validate_phone])
     primary = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.address_line1}, {self.city} {self.state}"
 
     @property
     def phone_display(self) -> str:

@@ -54,8 +54,13 @@ def _name_filter(q: str) -> Q | None:
 
 
 def patient_search(
-    *, actor: User, q: str = "", dob: str | dt.date | None = None, phone: str = "",
-    include_inactive: bool = False, limit: int = SEARCH_LIMIT,
+    *,
+    actor: User,
+    q: str = "",
+    dob: str | dt.date | None = None,
+    phone: str = "",
+    include_inactive: bool = False,
+    limit: int = SEARCH_LIMIT,
 ) -> QuerySet[Patient]:
     """Patients of the actor's site matching a name ('smi', 'smith, jo', 'jo smith'), a date
     of birth, or a phone number. One box does all three: a date or a phone typed into ``q``
@@ -100,8 +105,11 @@ def patient_search(
 def _phone_filter(digits: str) -> Q:
     if len(digits) == 10:
         return Q(phone_mobile=digits) | Q(phone_home=digits) | Q(phone_work=digits)
-    return (Q(phone_mobile__endswith=digits) | Q(phone_home__endswith=digits)
-            | Q(phone_work__endswith=digits))
+    return (
+        Q(phone_mobile__endswith=digits)
+        | Q(phone_home__endswith=digits)
+        | Q(phone_work__endswith=digits)
+    )
 
 
 def patient_for(*, actor: User, patient_id: int) -> Patient:
@@ -113,8 +121,9 @@ def patient_for(*, actor: User, patient_id: int) -> Patient:
     return patient
 
 
-def prescriber_search(*, actor: User, q: str = "", limit: int = SEARCH_LIMIT,
-                      include_inactive: bool = False) -> QuerySet[Prescriber]:
+def prescriber_search(
+    *, actor: User, q: str = "", limit: int = SEARCH_LIMIT, include_inactive: bool = False
+) -> QuerySet[Prescriber]:
     """Prescribers by name ('smi', 'smith, jo') or by NPI (all ten digits, or the start)."""
     authorize(actor, Cap.PRESCRIBER_VIEW)
     qs = Prescriber.objects.filter(site_id=actor.site_id)

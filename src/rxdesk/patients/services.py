@@ -57,11 +57,32 @@ register_actions(
 )
 
 PATIENT_FIELDS = [
-    "first_name", "middle_name", "last_name", "suffix", "preferred_name", "date_of_birth",
-    "sex", "status", "address_line1", "address_line2", "city", "state", "postal_code",
-    "phone_mobile", "phone_home", "phone_work", "email", "preferred_language",
-    "pregnancy_status", "lactation_status", "privacy_notice", "privacy_notice_on",
-    "contact_method", "refill_reminders", "easy_open_caps", "large_print",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "suffix",
+    "preferred_name",
+    "date_of_birth",
+    "sex",
+    "status",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "phone_mobile",
+    "phone_home",
+    "phone_work",
+    "email",
+    "preferred_language",
+    "pregnancy_status",
+    "lactation_status",
+    "privacy_notice",
+    "privacy_notice_on",
+    "contact_method",
+    "refill_reminders",
+    "easy_open_caps",
+    "large_print",
 ]
 PHONE_FIELDS = ("phone_mobile", "phone_home", "phone_work")
 OLDEST_AGE_YEARS = 130
@@ -95,8 +116,17 @@ def _normalize_patient(values: dict[str, Any]) -> dict[str, Any]:
     for key in PHONE_FIELDS:
         if key in out and out[key] is not None:
             out[key] = normalize_phone(str(out[key]))
-    for key in ("first_name", "middle_name", "last_name", "suffix", "preferred_name", "city",
-                "address_line1", "address_line2", "email"):
+    for key in (
+        "first_name",
+        "middle_name",
+        "last_name",
+        "suffix",
+        "preferred_name",
+        "city",
+        "address_line1",
+        "address_line2",
+        "email",
+    ):
         if key in out and isinstance(out[key], str):
             out[key] = " ".join(out[key].split())
     if isinstance(out.get("state"), str):
@@ -115,8 +145,9 @@ def _check_patient(patient: Patient, today: dt.date) -> None:
             field="date_of_birth",
         )
     if patient.privacy_notice and not patient.privacy_notice_on:
-        raise Invalid("Enter the date the privacy notice was acknowledged.",
-                      field="privacy_notice_on")
+        raise Invalid(
+            "Enter the date the privacy notice was acknowledged.", field="privacy_notice_on"
+        )
     if patient.privacy_notice_on and patient.privacy_notice_on > today:
         raise Invalid("The acknowledgement date is in the future.", field="privacy_notice_on")
 
@@ -148,9 +179,11 @@ def patient_create(*, actor: User, allow_duplicate: bool = False, **values: Any)
         patient.possible_duplicate = bool(twins)
         patient.save()
         audit_record(
-            actor=actor, action="patient.created", obj=patient, patient_id=patient.pk,
-            data={"after": _snapshot(patient),
-                  "possible_duplicate_of": [p.pk for p in twins]},
+            actor=actor,
+            action="patient.created",
+            obj=patient,
+            patient_id=patient.pk,
+            data={"after": _snapshot(patient), "possible_duplicate_of": [p.pk for p in twins]},
         )
     return patient
 
@@ -169,8 +202,13 @@ def patient_update(*, actor: User, patient: Patient, **values: Any) -> Patient:
             return patient
         patient.updated_at = timezone.now()
         patient.save(update_fields=[*changes, "updated_at"])
-        audit_record(actor=actor, action="patient.updated", obj=patient, patient_id=patient.pk,
-                     data={"changes": changes})
+        audit_record(
+            actor=actor,
+            action="patient.updated",
+            obj=patient,
+            patient_id=patient.pk,
+            data={"changes": changes},
+        )
     return patient
 
 
@@ -179,47 +217,75 @@ def patient_record_open(*, actor: User, patient: Patient, purpose: str = "") -> 
     authorize(actor, Cap.PATIENT_VIEW)
     _own(actor, "patient", patient.site_id)
     with transaction.atomic():
-        audit_record(actor=actor, action="patient.record.viewed", obj=patient,
-                     patient_id=patient.pk, reason=purpose[:200])
+        audit_record(
+            actor=actor,
+            action="patient.record.viewed",
+            obj=patient,
+            patient_id=patient.pk,
+            reason=purpose[:200],
+        )
     return patient
 
 
 # --- Allergies --------------------------------------------------------------------------------
 
-ALLERGY_FIELDS = ["allergen_kind", "allergen", "allergen_code", "allergy_type", "reaction",
-                  "severity", "source"]
+ALLERGY_FIELDS = [
+    "allergen_kind",
+    "allergen",
+    "allergen_code",
+    "allergy_type",
+    "reaction",
+    "severity",
+    "source",
+]
 
 
-def allergy_add(*, actor: User, patient: Patient, allergen: str, allergen_kind: str,
-                **values: Any) -> Allergy:
+def allergy_add(
+    *, actor: User, patient: Patient, allergen: str, allergen_kind: str, **values: Any
+) -> Allergy:
     """Record an allergy or intolerance; the profile then 'has allergies'."""
     authorize(actor, Cap.PATIENT_EDIT)
     _own(actor, "patient", patient.site_id)
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
         allergy = Allergy(patient=patient, recorded_by=actor)
-        _apply(allergy, ALLERGY_FIELDS,
-               {"allergen": " ".join((allergen or "").split()), "allergen_kind": allergen_kind,
-                **values})
+        _apply(
+            allergy,
+            ALLERGY_FIELDS,
+            {
+                "allergen": " ".join((allergen or "").split()),
+                "allergen_kind": allergen_kind,
+                **values,
+            },
+        )
         full_clean(allergy, exclude=["patient", "recorded_by"])
         if patient.allergies.filter(
             active=True, allergen__iexact=allergy.allergen, allergen_kind=allergy.allergen_kind
         ).exists():
-            raise Invalid(f"{allergy.allergen} is already on this patient's allergy list.",
-                          field="allergen")
+            raise Invalid(
+                f"{allergy.allergen} is already on this patient's allergy list.", field="allergen"
+            )
         try:
             allergy.save()
         except IntegrityError:
-            raise Invalid(f"{allergy.allergen} is already on this patient's allergy list.",
-                          field="allergen") from None
+            raise Invalid(
+                f"{allergy.allergen} is already on this patient's allergy list.", field="allergen"
+            ) from None
         patient.allergy_status = AllergyStatus.HAS_ALLERGIES
         patient.allergies_reviewed_at = timezone.now()
         patient.save(update_fields=["allergy_status", "allergies_reviewed_at"])
         audit_record(
-            actor=actor, action="patient.allergy.added", obj=allergy, patient_id=patient.pk,
+            actor=actor,
+            action="patient.allergy.added",
+            obj=allergy,
+            patient_id=patient.pk,
             # the reaction is clinical free text: not copied into the log
-            data={"allergen": allergy.allergen, "kind": allergy.allergen_kind,
-                  "severity": allergy.severity, "type": allergy.allergy_type},
+            data={
+                "allergen": allergy.allergen,
+                "kind": allergy.allergen_kind,
+                "severity": allergy.severity,
+                "type": allergy.allergy_type,
+            },
         )
     return allergy
 
@@ -243,9 +309,14 @@ def allergy_inactivate(*, actor: User, allergy: Allergy, reason: str) -> Allergy
             # Nothing left does not mean "no known allergies": someone must ask again.
             patient.allergy_status = AllergyStatus.NOT_ASKED
             patient.save(update_fields=["allergy_status"])
-        audit_record(actor=actor, action="patient.allergy.inactivated", obj=allergy,
-                     patient_id=patient.pk, reason=reason[:200],
-                     data={"allergen": allergy.allergen})
+        audit_record(
+            actor=actor,
+            action="patient.allergy.inactivated",
+            obj=allergy,
+            patient_id=patient.pk,
+            reason=reason[:200],
+            data={"allergen": allergy.allergen},
+        )
     return allergy
 
 
@@ -265,28 +336,44 @@ def patient_record_no_known_allergies(*, actor: User, patient: Patient) -> Patie
         patient.allergy_status = AllergyStatus.NO_KNOWN
         patient.allergies_reviewed_at = timezone.now()
         patient.save(update_fields=["allergy_status", "allergies_reviewed_at"])
-        audit_record(actor=actor, action="patient.allergies.none_known", obj=patient,
-                     patient_id=patient.pk)
+        audit_record(
+            actor=actor, action="patient.allergies.none_known", obj=patient, patient_id=patient.pk
+        )
     return patient
 
 
 # --- Conditions, measurements, identifiers, coverage -----------------------------------------
 
 
-def condition_add(*, actor: User, patient: Patient, description: str, icd10: str = "",
-                  onset: dt.date | None = None) -> Condition:
+def condition_add(
+    *,
+    actor: User,
+    patient: Patient,
+    description: str,
+    icd10: str = "",
+    onset: dt.date | None = None,
+) -> Condition:
     authorize(actor, Cap.PATIENT_EDIT)
     _own(actor, "patient", patient.site_id)
     with transaction.atomic():
-        condition = Condition(patient=patient, description=" ".join((description or "").split()),
-                              icd10=(icd10 or "").strip().upper(), onset=onset,
-                              recorded_by=actor)
+        condition = Condition(
+            patient=patient,
+            description=" ".join((description or "").split()),
+            icd10=(icd10 or "").strip().upper(),
+            onset=onset,
+            recorded_by=actor,
+        )
         full_clean(condition, exclude=["patient", "recorded_by"])
         if onset and onset > patient.site.today():
             raise Invalid("The onset date is in the future.", field="onset")
         condition.save()
-        audit_record(actor=actor, action="patient.condition.added", obj=condition,
-                     patient_id=patient.pk, data={"icd10": condition.icd10})
+        audit_record(
+            actor=actor,
+            action="patient.condition.added",
+            obj=condition,
+            patient_id=patient.pk,
+            data={"icd10": condition.icd10},
+        )
     return condition
 
 
@@ -297,7 +384,7 @@ def condition_update(*, actor: User, condition: Condition, **values: Any) -> Con
     with transaction.atomic():
         condition = Condition.objects.select_for_update().get(pk=condition.pk)
         before = snapshot(condition, fields)
-        if "icd10" in values and values["icd10"]:
+        if values.get("icd10"):
             values["icd10"] = str(values["icd10"]).strip().upper()
         _apply(condition, fields, values)
         full_clean(condition, exclude=["patient", "recorded_by"])
@@ -308,8 +395,13 @@ def condition_update(*, actor: User, condition: Condition, **values: Any) -> Con
             return condition
         condition.save(update_fields=list(changes))
         changes.pop("description", None)  # clinical free text stays out of the log
-        audit_record(actor=actor, action="patient.condition.updated", obj=condition,
-                     patient_id=condition.patient_id, data={"changes": changes})
+        audit_record(
+            actor=actor,
+            action="patient.condition.updated",
+            obj=condition,
+            patient_id=condition.patient_id,
+            data={"changes": changes},
+        )
     return condition
 
 
@@ -322,8 +414,15 @@ _RANGES = {
 }
 
 
-def measurement_record(*, actor: User, patient: Patient, kind: str, value: Decimal | str,
-                       unit: str, measured_on: dt.date | None = None) -> Measurement:
+def measurement_record(
+    *,
+    actor: User,
+    patient: Patient,
+    kind: str,
+    value: Decimal | str,
+    unit: str,
+    measured_on: dt.date | None = None,
+) -> Measurement:
     """Record a weight or height, converted to kg or cm (exactly, then to 2 decimals)."""
     authorize(actor, Cap.PATIENT_EDIT)
     _own(actor, "patient", patient.site_id)
@@ -342,24 +441,38 @@ def measurement_record(*, actor: User, patient: Patient, kind: str, value: Decim
     low, high = _RANGES[MeasurementKind(kind)]
     if not low <= converted <= high:
         unit_name = "kg" if kind == MeasurementKind.WEIGHT else "cm"
-        raise Invalid(f"{converted} {unit_name} is outside {low}–{high} {unit_name}; check the "
-                      "value and the unit.", field="value")
+        raise Invalid(
+            f"{converted} {unit_name} is outside {low}–{high} {unit_name}; check the "
+            "value and the unit.",
+            field="value",
+        )
     today = patient.site.today()
     measured_on = measured_on or today
     if measured_on > today:
         raise Invalid("The measurement date is in the future.", field="measured_on")
     with transaction.atomic():
-        m = Measurement.objects.create(patient=patient, kind=kind, value=converted,
-                                       measured_on=measured_on, recorded_by=actor)
-        audit_record(actor=actor, action="patient.measurement.recorded", obj=m,
-                     patient_id=patient.pk,
-                     data={"kind": kind, "value": str(converted), "unit": m.unit,
-                           "entered": f"{amount} {unit}", "measured_on": measured_on.isoformat()})
+        m = Measurement.objects.create(
+            patient=patient, kind=kind, value=converted, measured_on=measured_on, recorded_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action="patient.measurement.recorded",
+            obj=m,
+            patient_id=patient.pk,
+            data={
+                "kind": kind,
+                "value": str(converted),
+                "unit": m.unit,
+                "entered": f"{amount} {unit}",
+                "measured_on": measured_on.isoformat(),
+            },
+        )
     return m
 
 
-def identifier_add(*, actor: User, patient: Patient, kind: str, value: str,
-                   issuer: str = "") -> PatientIdentifier:
+def identifier_add(
+    *, actor: User, patient: Patient, kind: str, value: str, issuer: str = ""
+) -> PatientIdentifier:
     authorize(actor, Cap.PATIENT_EDIT)
     _own(actor, "patient", patient.site_id)
     value = (value or "").strip().upper()
@@ -369,25 +482,48 @@ def identifier_add(*, actor: User, patient: Patient, kind: str, value: str,
         ident = PatientIdentifier(patient=patient, kind=kind, value=value, issuer=issuer.strip())
         full_clean(ident, exclude=["patient"])
         ident.save()
-        audit_record(actor=actor, action="patient.identifier.added", obj=ident,
-                     patient_id=patient.pk, data={"kind": kind})
+        audit_record(
+            actor=actor,
+            action="patient.identifier.added",
+            obj=ident,
+            patient_id=patient.pk,
+            data={"kind": kind},
+        )
     return ident
 
 
-COVERAGE_FIELDS = ["rank", "plan_name", "bin", "pcn", "group", "member_id", "person_code",
-                   "relationship", "effective_on", "terminates_on", "active"]
+COVERAGE_FIELDS = [
+    "rank",
+    "plan_name",
+    "bin",
+    "pcn",
+    "group",
+    "member_id",
+    "person_code",
+    "relationship",
+    "effective_on",
+    "terminates_on",
+    "active",
+]
 
 
 def _check_coverage(coverage: Coverage) -> None:
     full_clean(coverage, exclude=["patient"])
-    if (coverage.effective_on and coverage.terminates_on
-            and coverage.terminates_on < coverage.effective_on):
+    if (
+        coverage.effective_on
+        and coverage.terminates_on
+        and coverage.terminates_on < coverage.effective_on
+    ):
         raise Invalid("The plan ends before it starts.", field="terminates_on")
-    if coverage.active and Coverage.objects.filter(
-        patient_id=coverage.patient_id, rank=coverage.rank, active=True
-    ).exclude(pk=coverage.pk).exists():
-        raise Invalid(f"The patient already has an active plan at rank {coverage.rank}.",
-                      field="rank")
+    if (
+        coverage.active
+        and Coverage.objects.filter(patient_id=coverage.patient_id, rank=coverage.rank, active=True)
+        .exclude(pk=coverage.pk)
+        .exists()
+    ):
+        raise Invalid(
+            f"The patient already has an active plan at rank {coverage.rank}.", field="rank"
+        )
 
 
 def coverage_add(*, actor: User, patient: Patient, **values: Any) -> Coverage:
@@ -399,9 +535,13 @@ def coverage_add(*, actor: User, patient: Patient, **values: Any) -> Coverage:
         _apply(coverage, COVERAGE_FIELDS, values)
         _check_coverage(coverage)
         coverage.save()
-        audit_record(actor=actor, action="patient.coverage.added", obj=coverage,
-                     patient_id=patient.pk,
-                     data={"after": snapshot(coverage, COVERAGE_FIELDS)})
+        audit_record(
+            actor=actor,
+            action="patient.coverage.added",
+            obj=coverage,
+            patient_id=patient.pk,
+            data={"after": snapshot(coverage, COVERAGE_FIELDS)},
+        )
     return coverage
 
 
@@ -417,16 +557,32 @@ def coverage_update(*, actor: User, coverage: Coverage, **values: Any) -> Covera
         if not changes:
             return coverage
         coverage.save(update_fields=list(changes))
-        audit_record(actor=actor, action="patient.coverage.updated", obj=coverage,
-                     patient_id=coverage.patient_id, data={"changes": changes})
+        audit_record(
+            actor=actor,
+            action="patient.coverage.updated",
+            obj=coverage,
+            patient_id=coverage.patient_id,
+            data={"changes": changes},
+        )
     return coverage
 
 
 # --- Prescribers ------------------------------------------------------------------------------
 
-PRESCRIBER_FIELDS = ["first_name", "middle_name", "last_name", "suffix", "credential", "npi",
-                     "dea_number", "dea_suffix", "state_license", "state_license_state",
-                     "specialty", "active"]
+PRESCRIBER_FIELDS = [
+    "first_name",
+    "middle_name",
+    "last_name",
+    "suffix",
+    "credential",
+    "npi",
+    "dea_number",
+    "dea_suffix",
+    "state_license",
+    "state_license_state",
+    "specialty",
+    "active",
+]
 
 
 def _normalize_prescriber(values: dict[str, Any]) -> dict[str, Any]:
@@ -460,16 +616,16 @@ def _check_prescriber(prescriber: Prescriber, confirm_dea_name: bool) -> None:
         .first()
     )
     if clash:
-        raise Invalid(f"NPI {prescriber.npi} is already on file for {clash.full_name}.",
-                      field="npi")
+        raise Invalid(
+            f"NPI {prescriber.npi} is already on file for {clash.full_name}.", field="npi"
+        )
     if prescriber.dea_number and not confirm_dea_name:
         warning = dea_name_mismatch(prescriber.dea_number, prescriber.last_name)
         if warning:
             raise Invalid(warning + " Tick 'confirmed' to keep it.", field="dea_number")
 
 
-def prescriber_create(*, actor: User, confirm_dea_name: bool = False,
-                      **values: Any) -> Prescriber:
+def prescriber_create(*, actor: User, confirm_dea_name: bool = False, **values: Any) -> Prescriber:
     """Add a prescriber with checksum-valid NPI (and DEA number when they prescribe CS)."""
     authorize(actor, Cap.PRESCRIBER_EDIT)
     with transaction.atomic():
@@ -480,14 +636,21 @@ def prescriber_create(*, actor: User, confirm_dea_name: bool = False,
             prescriber.save()
         except IntegrityError:
             raise Invalid("That NPI is already on file.", field="npi") from None
-        audit_record(actor=actor, action="prescriber.created", obj=prescriber,
-                     data={"after": snapshot(prescriber, PRESCRIBER_FIELDS),
-                           "dea_name_confirmed": confirm_dea_name})
+        audit_record(
+            actor=actor,
+            action="prescriber.created",
+            obj=prescriber,
+            data={
+                "after": snapshot(prescriber, PRESCRIBER_FIELDS),
+                "dea_name_confirmed": confirm_dea_name,
+            },
+        )
     return prescriber
 
 
-def prescriber_update(*, actor: User, prescriber: Prescriber, confirm_dea_name: bool = False,
-                      **values: Any) -> Prescriber:
+def prescriber_update(
+    *, actor: User, prescriber: Prescriber, confirm_dea_name: bool = False, **values: Any
+) -> Prescriber:
     authorize(actor, Cap.PRESCRIBER_EDIT)
     _own(actor, "prescriber", prescriber.site_id)
     with transaction.atomic():
@@ -499,17 +662,28 @@ def prescriber_update(*, actor: User, prescriber: Prescriber, confirm_dea_name: 
         if not changes:
             return prescriber
         prescriber.save(update_fields=list(changes))
-        audit_record(actor=actor, action="prescriber.updated", obj=prescriber,
-                     data={"changes": changes})
+        audit_record(
+            actor=actor, action="prescriber.updated", obj=prescriber, data={"changes": changes}
+        )
     return prescriber
 
 
-ADDRESS_FIELDS = ["label", "address_line1", "address_line2", "city", "state", "postal_code",
-                  "phone", "fax", "primary"]
+ADDRESS_FIELDS = [
+    "label",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "phone",
+    "fax",
+    "primary",
+]
 
 
-def prescriber_address_add(*, actor: User, prescriber: Prescriber,
-                           **values: Any) -> PrescriberAddress:
+def prescriber_address_add(
+    *, actor: User, prescriber: Prescriber, **values: Any
+) -> PrescriberAddress:
     authorize(actor, Cap.PRESCRIBER_EDIT)
     _own(actor, "prescriber", prescriber.site_id)
     values = dict(values)
@@ -525,9 +699,12 @@ def prescriber_address_add(*, actor: User, prescriber: Prescriber,
         if address.primary:
             prescriber.addresses.filter(primary=True).update(primary=False)
         address.save()
-        audit_record(actor=actor, action="prescriber.address.added", obj=address,
-                     data={"prescriber": prescriber.pk,
-                           "after": snapshot(address, ADDRESS_FIELDS)})
+        audit_record(
+            actor=actor,
+            action="prescriber.address.added",
+            obj=address,
+            data={"prescriber": prescriber.pk, "after": snapshot(address, ADDRESS_FIELDS)},
+        )
     return address
 
 

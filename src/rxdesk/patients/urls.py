@@ -8,8 +8,9 @@ urlpatterns = [
     path("<int:pk>/", views.patient_detail, name="patient_detail"),
     path("<int:pk>/edit/", views.patient_edit, name="patient_edit"),
     path("<int:pk>/allergies/add/", views.allergy_add, name="allergy_add"),
-    path("<int:pk>/allergies/<int:allergy_pk>/remove/", views.allergy_remove,
-         name="allergy_remove"),
+    path(
+        "<int:pk>/allergies/<int:allergy_pk>/remove/", views.allergy_remove, name="allergy_remove"
+    ),
     path("<int:pk>/allergies/none/", views.allergies_none, name="allergies_none"),
     path("<int:pk>/conditions/add/", views.condition_add, name="condition_add"),
     path("<int:pk>/measurements/add/", views.measurement_add, name="measurement_add"),

@@ -20,7 +20,8 @@ class RxCommand(BaseCommand):
         except (KeyError, OSError):
             os_user = "unknown"
         info = context.RequestInfo(
-            request_id=context.new_request_id(), client_addr=f"cli:{os_user}"[:45],
+            request_id=context.new_request_id(),
+            client_addr=f"cli:{os_user}"[:45],
             channel="cli",
         )
         with context.using(info):

@@ -21,9 +21,9 @@ class Command(RxCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "head":
             for head in AuditChainHead.objects.order_by("site_id"):
-                self.stdout.write(json.dumps(
-                    {"site": head.site_id, "seq": head.seq, "hash": head.hash}
-                ))
+                self.stdout.write(
+                    json.dumps({"site": head.site_id, "seq": head.seq, "hash": head.hash})
+                )
             return
         reports = audit_verify()
         if not reports:
@@ -32,14 +32,18 @@ class Command(RxCommand):
         broken = False
         for report in reports:
             if report.intact:
-                self.stdout.write(self.style.SUCCESS(
-                    f"Site {report.site_id}: audit chain intact — {report.events} events, "
-                    f"head #{report.head_seq} {report.head_hash[:16]}…"
-                ))
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Site {report.site_id}: audit chain intact — {report.events} events, "
+                        f"head #{report.head_seq} {report.head_hash[:16]}…"
+                    )
+                )
             else:
                 broken = True
-                self.stdout.write(self.style.ERROR(
-                    f"Site {report.site_id}: audit chain BROKEN at {report.broken}"
-                ))
+                self.stdout.write(
+                    self.style.ERROR(
+                        f"Site {report.site_id}: audit chain BROKEN at {report.broken}"
+                    )
+                )
         if broken:
             raise SystemExit(1)

@@ -16,5 +16,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host = options["host"]
         addr = f"[{host}]" if ":" in host else host
-        call_command("runserver", f"{addr}:{options['port']}", use_reloader=False,
-                     use_threading=True)
+        call_command(
+            "runserver", f"{addr}:{options['port']}", use_reloader=False, use_threading=True
+        )

@@ -33,13 +33,20 @@ class Command(RxCommand):
             if password != getpass.getpass("Password (again): "):
                 raise CommandError("The two passwords differ; nothing was created.")
         user = staff_create(
-            actor=None, site=site, username=options["username"], role=options["role"],
-            password=password, first_name=options["first_name"],
-            last_name=options["last_name"], email=options["email"],
+            actor=None,
+            site=site,
+            username=options["username"],
+            role=options["role"],
+            password=password,
+            first_name=options["first_name"],
+            last_name=options["last_name"],
+            email=options["email"],
         )
-        self.stdout.write(self.style.SUCCESS(
-            f"Created {user.role_label.lower()} {user.username!r} at {site.name}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {user.role_label.lower()} {user.username!r} at {site.name}."
+            )
+        )
 
     def _site(self, site_id: int | None) -> Site:
         if site_id is not None:

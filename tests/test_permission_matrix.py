@@ -1,0 +1,234 @@
+"""Every API operation × every role (and anonymous) × method, with the expected status.
+
+The table below is written out by hand on purpose: it is the specification, not a copy of
+rxdesk.core.capabilities. A new API operation fails ``test_it_covers_every_api_operation``
+until it is added here. (Workstation URLs: tests/test_permission_matrix_ui.py.)"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from rxdesk.api import api
+from rxdesk.core.choices import Role
+from rxdesk.core.models import AuditEvent, Site, User
+from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+
+T, TT, RPH, PIC, INV, AUD, ADM = (
+    Role.TECHNICIAN,
+    Role.TECHNICIAN_IN_TRAINING,
+    Role.PHARMACIST,
+    Role.PHARMACIST_IN_CHARGE,
+    Role.INVENTORY_SPECIALIST,
+    Role.AUDITOR,
+    Role.ADMIN,
+)
+EVERYONE = frozenset(Role)
+PATIENT_READERS = frozenset({T, TT, RPH, PIC})
+PATIENT_WRITERS = frozenset({T, TT, RPH, PIC})
+PRESCRIBER_WRITERS = frozenset({T, RPH, PIC})
+SITE_EDITORS = frozenset({PIC, ADM})
+AUDIT_READERS = frozenset({PIC, AUD})
+
+P = "/api/v1"
+
+
+# Each setup builds what the call needs at the caller's site and returns (path, json body).
+Setup = Callable[[Site, User | None], tuple[str, dict[str, Any] | None]]
+
+
+def _patient(site: Site) -> Any:
+    return PatientFactory(site=site)
+
+
+def _allergy(site: Site) -> Any:
+    return AllergyFactory(patient=_patient(site))
+
+
+def _prescriber(site: Site) -> Any:
+    return PrescriberFactory(site=site)
+
+
+API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
+    ("GET", "/me"): (EVERYONE, 200, lambda s, u: (f"{P}/me", None)),
+    ("GET", "/site"): (EVERYONE, 200, lambda s, u: (f"{P}/site", None)),
+    ("PATCH", "/site"): (SITE_EDITORS, 200, lambda s, u: (f"{P}/site", {"city": "Peoria"})),
+    ("GET", "/audit/events"): (AUDIT_READERS, 200, lambda s, u: (f"{P}/audit/events", None)),
+    ("GET", "/patients"): (PATIENT_READERS, 200, lambda s, u: (f"{P}/patients?q=doe", None)),
+    ("POST", "/patients"): (
+        PATIENT_WRITERS,
+        201,
+        lambda s, u: (
+            f"{P}/patients",
+            {"first_name": "Ana", "last_name": "Lima", "date_of_birth": "1990-04-02"},
+        ),
+    ),
+    ("GET", "/patients/{patient_id}"): (
+        PATIENT_READERS,
+        200,
+        lambda s, u: (f"{P}/patients/{_patient(s).pk}", None),
+    ),
+    ("PATCH", "/patients/{patient_id}"): (
+        PATIENT_WRITERS,
+        200,
+        lambda s, u: (f"{P}/patients/{_patient(s).pk}", {"city": "Peoria"}),
+    ),
+    ("POST", "/patients/{patient_id}/allergies"): (
+        PATIENT_WRITERS,
+        201,
+        lambda s, u: (
+            f"{P}/patients/{_patient(s).pk}/allergies",
+            {"allergen": "Codeine", "allergen_kind": "ingredient"},
+        ),
+    ),
+    ("POST", "/patients/{patient_id}/allergies/{allergy_id}/inactivate"): (
+        PATIENT_WRITERS,
+        200,
+        lambda s, u: (
+            (a := _allergy(s))
+            and f"{P}/patients/{a.patient_id}/allergies/{a.pk}/inactivate",
+            {"reason": "entered in error"},
+        ),
+    ),
+    ("POST", "/patients/{patient_id}/no-known-allergies"): (
+        PATIENT_WRITERS,
+        200,
+        lambda s, u: (f"{P}/patients/{_patient(s).pk}/no-known-allergies", None),
+    ),
+    ("POST", "/patients/{patient_id}/conditions"): (
+        PATIENT_WRITERS,
+        201,
+        lambda s, u: (
+            f"{P}/patients/{_patient(s).pk}/conditions",
+            {"description": "Type 2 diabetes", "icd10": "E11.9"},
+        ),
+    ),
+    ("POST", "/patients/{patient_id}/measurements"): (
+        PATIENT_WRITERS,
+        201,
+        lambda s, u: (
+            f"{P}/patients/{_patient(s).pk}/measurements",
+            {"kind": "weight", "value": "70.5", "unit": "kg"},
+        ),
+    ),
+    ("POST", "/patients/{patient_id}/coverages"): (
+        PATIENT_WRITERS,
+        201,
+        lambda s, u: (
+            f"{P}/patients/{_patient(s).pk}/coverages",
+            {"bin": "610014", "member_id": "ZX123456"},
+        ),
+    ),
+    ("GET", "/prescribers"): (
+        PATIENT_READERS,
+        200,
+        lambda s, u: (f"{P}/prescribers?q=oka", None),
+    ),
+    ("POST", "/prescribers"): (
+        PRESCRIBER_WRITERS,
+        201,
+        lambda s, u: (
+            f"{P}/prescribers",
+            {"first_name": "Ben", "last_name": "Jones", "npi": "1245319599"},
+        ),
+    ),
+    ("GET", "/prescribers/{prescriber_id}"): (
+        PATIENT_READERS,
+        200,
+        lambda s, u: (f"{P}/prescribers/{_prescriber(s).pk}", None),
+    ),
+    ("PATCH", "/prescribers/{prescriber_id}"): (
+        PRESCRIBER_WRITERS,
+        200,
+        lambda s, u: (f"{P}/prescribers/{_prescriber(s).pk}", {"specialty": "Cardiology"}),
+    ),
+    ("POST", "/prescribers/{prescriber_id}/addresses"): (
+        PRESCRIBER_WRITERS,
+        201,
+        lambda s, u: (
+            f"{P}/prescribers/{_prescriber(s).pk}/addresses",
+            {
+                "address_line1": "1 Oak Ave",
+                "city": "Springfield",
+                "state": "IL",
+                "postal_code": "62704",
+                "phone": "217-555-1100",
+            },
+        ),
+    ),
+}
+
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _schema_operations() -> set[tuple[str, str]]:
+    schema = api.get_openapi_schema()
+    ops = set()
+    for path, item in schema["paths"].items():
+        for method in item:
+            ops.add((method.upper(), path.removeprefix("/api/v1")))
+    return ops
+
+
+def test_it_covers_every_api_operation():
+    assert _schema_operations() == set(API_MATRIX)
+
+
+def _call(client: Client, method: str, path: str, body: dict[str, Any] | None) -> Any:
+    kwargs: dict[str, Any] = {}
+    if body is not None:
+        kwargs = {"data": body, "content_type": "application/json"}
+    return getattr(client, method.lower())(path, **kwargs)
+
+
+CASES = [
+    pytest.param(op, role, id=f"{op[0]} {op[1]} as {role.value if role else 'anonymous'}")
+    for op, role in itertools.product(API_MATRIX, [*Role, None])
+]
+
+
+@pytest.mark.parametrize(("op", "role"), CASES)
+def test_api_permission(db, site, op, role):
+    allowed, success, setup = API_MATRIX[op]
+    client = Client()
+    user = None
+    if role is not None:
+        user = UserFactory(site=site, role=role, username=f"matrix-{role.value}")
+        client.force_login(user)
+    path, body = setup(site, user)
+    before = AuditEvent.objects.exclude(action__startswith="auth.").count()
+
+    response = _call(client, op[0], path, body)
+
+    if role is None:
+        expected = 401
+    elif role in allowed:
+        expected = success
+    else:
+        expected = 403
+    assert response.status_code == expected, response.content
+    if expected in (401, 403):
+        assert response["Content-Type"] == "application/problem+json"
+        assert AuditEvent.objects.exclude(action__startswith="auth.").count() == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        {p for _, p in API_MATRIX if "{" not in p}
+        | {p.replace("{patient_id}", "1").replace("{prescriber_id}", "1").replace(
+            "{allergy_id}", "1") for _, p in API_MATRIX if "{" in p}
+    ),
+)
+def test_api_refuses_undeclared_methods(db, pic, path):
+    declared = {m for m, p in API_MATRIX if p.replace("{patient_id}", "1").replace(
+        "{prescriber_id}", "1").replace("{allergy_id}", "1") == path}
+    client = Client()
+    client.force_login(pic)
+    for method in set(ALL_METHODS) - declared:
+        response = _call(client, method, f"{P}{path}", {} if method != "GET" else None)
+        assert response.status_code == 405, (method, path)
