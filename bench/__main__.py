@@ -1,0 +1,54 @@
+"""rxdesk benchmarks: `make bench` (or `python -m bench`).
+
+Runs against a fresh SQLite file database in a temporary folder (and the PostgreSQL of
+DATABASE_URL when set), prints a table and writes bench/results/latest.json with one record
+per figure: name, value, unit, database, workers. Medians of repeated runs, so the machine's
+noise shows as spread rather than as a different answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _setup() -> str:
+    os.environ.setdefault("RXDESK_VAR_DIR", tempfile.mkdtemp(prefix="rxdesk-bench-"))
+    os.environ.setdefault("RXDESK_HTTPS", "0")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rxdesk.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0, interactive=False)
+    return connection.vendor
+
+
+def main() -> None:
+    vendor = _setup()
+    from bench import audit_bench, search_bench
+
+    records: list[dict[str, object]] = []
+    for module in (audit_bench, search_bench):
+        for record in module.run():
+            record.setdefault("database", vendor)
+            record.setdefault("workers", 1)
+            records.append(record)
+            print(
+                f"{record['name']:<48} {record['value']:>12} {record['unit']:<10} "
+                f"{record['database']}",
+                flush=True,
+            )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(records, indent=2))
+    print(f"\nwrote {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
