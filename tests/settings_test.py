@@ -5,6 +5,6 @@ import os
 
 os.environ.setdefault("RXDESK_HTTPS", "0")
 
-from rxdesk.settings import *  # noqa: E402, F403
+from rxdesk.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only

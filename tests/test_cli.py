@@ -16,7 +16,9 @@ RXDESK = str(Path(sys.executable).with_name("rxdesk"))
 
 def run(var: Path, *args: str, password: str | None = None, **env: str):
     environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "RXDESK_", "DJANGO_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "RXDESK_", "DJANGO_"))
     }
     environment |= {"RXDESK_VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE": "rxdesk.settings"}
     environment |= env
@@ -91,13 +93,21 @@ def test_it_refuses_an_unknown_role(var):
     assert "invalid choice: 'wizard'" in result.stderr
 
 
-def test_audit_verify_names_the_broken_event_and_exits_nonzero(var, tmp_path):
+def test_audit_verify_names_the_broken_event_and_exits_nonzero(tmp_path):
     copy = tmp_path / "broken"
-    copy.mkdir()
-    source = sqlite3.connect(var / "rxdesk.sqlite3")
+    assert run(copy, "migrate", "--verbosity", "0").returncode == 0
+    created = run(
+        copy,
+        "user",
+        "create",
+        "--username",
+        "dan",
+        "--role",
+        "admin",
+        password="another long passphrase",
+    )
+    assert created.returncode == 0, created.stderr
     target = sqlite3.connect(copy / "rxdesk.sqlite3")
-    source.backup(target)
-    (copy / "secret_key").write_text((var / "secret_key").read_text())
     target.execute("UPDATE core_auditevent SET actor_name = 'mallory' WHERE seq = 2")
     target.commit()
 

@@ -89,8 +89,7 @@ API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
         PATIENT_WRITERS,
         200,
         lambda s, u: (
-            (a := _allergy(s))
-            and f"{P}/patients/{a.patient_id}/allergies/{a.pk}/inactivate",
+            (a := _allergy(s)) and f"{P}/patients/{a.patient_id}/allergies/{a.pk}/inactivate",
             {"reason": "entered in error"},
         ),
     ),
@@ -220,13 +219,24 @@ def test_api_permission(db, site, op, role):
     "path",
     sorted(
         {p for _, p in API_MATRIX if "{" not in p}
-        | {p.replace("{patient_id}", "1").replace("{prescriber_id}", "1").replace(
-            "{allergy_id}", "1") for _, p in API_MATRIX if "{" in p}
+        | {
+            p.replace("{patient_id}", "1")
+            .replace("{prescriber_id}", "1")
+            .replace("{allergy_id}", "1")
+            for _, p in API_MATRIX
+            if "{" in p
+        }
     ),
 )
 def test_api_refuses_undeclared_methods(db, pic, path):
-    declared = {m for m, p in API_MATRIX if p.replace("{patient_id}", "1").replace(
-        "{prescriber_id}", "1").replace("{allergy_id}", "1") == path}
+    declared = {
+        m
+        for m, p in API_MATRIX
+        if p.replace("{patient_id}", "1")
+        .replace("{prescriber_id}", "1")
+        .replace("{allergy_id}", "1")
+        == path
+    }
     client = Client()
     client.force_login(pic)
     for method in set(ALL_METHODS) - declared:

@@ -87,17 +87,27 @@ def _field_of(loc: list[Any] | tuple[Any, ...]) -> str:
         parts = parts[1:]
         if len(parts) > 1 and parts[0] in {"payload", "data", "body", "filters"}:
             parts = parts[1:]
-    return ".".join(parts)
+    # pydantic appends the union member it tried ("str-enum[Credential]", "literal['']"):
+    # that is not part of the field's name.
+    named = []
+    for part in parts:
+        if not (part.isidentifier() or part.isdigit()):
+            break
+        named.append(part)
+    return ".".join(named)
 
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = []
+    errors: list[dict[str, str]] = []
     for err in exc.errors:
         loc = err.get("loc", ())
         message = str(err.get("msg", "Invalid value"))
         message = message.removeprefix("Value error, ")
-        errors.append({"field": _field_of(loc), "message": message})
+        field = _field_of(loc)
+        if field and any(e["field"] == field for e in errors):
+            continue  # one message per field (each union member reports its own)
+        errors.append({"field": field, "message": message})
     detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
     return problem(request, 422, "Invalid input", detail, code="invalid", errors=errors)
 

@@ -202,12 +202,13 @@ def verify_rows(
         seq, row_prev = fields[1], fields[-1]
         count += 1
         if seq != expected:
-            problem = (
-                f"event #{expected} is missing (found #{seq} next)"
-                if seq > expected
-                else f"found #{seq} where #{expected} was expected (an event was inserted or moved)"
-            )
-            return count, ChainBreak(site_id, seq, event_id, problem)
+            # Name the position where the chain breaks (#expected), as for a removed last
+            # event below, not the number the stray row happens to carry.
+            if seq > expected:
+                problem = f"event #{expected} is missing or out of order (found #{seq} next)"
+                return count, ChainBreak(site_id, expected, None, problem)
+            problem = f"found #{seq} where #{expected} was expected (an event inserted or moved)"
+            return count, ChainBreak(site_id, expected, event_id, problem)
         if row_prev != prev_hash:
             return count, ChainBreak(
                 site_id, seq, event_id, "its link to the previous event is broken"

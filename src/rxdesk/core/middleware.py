@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -95,13 +96,19 @@ class SessionTimeoutMiddleware:
         logout(request)
         if _is_api(request):
             return _problem(401, "Session expired", reason)
+        # This middleware runs before MessageMiddleware, and answers without reaching it:
+        # give the request a message store here and save it into the response ourselves.
+        request._messages = default_storage(request)  # type: ignore[attr-defined]
         messages.warning(request, reason)
         login_url = f"{reverse('login')}?next={request.get_full_path()}"
+        response: HttpResponse
         if getattr(request, "htmx", False) or request.headers.get("HX-Request"):
             response = HttpResponse(status=204)
             response["HX-Redirect"] = login_url
-            return response
-        return redirect(login_url)
+        else:
+            response = redirect(login_url)
+        request._messages.update(response)  # type: ignore[attr-defined]
+        return response
 
 
 def _static_prefix() -> str:

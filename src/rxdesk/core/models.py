@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
@@ -168,6 +169,20 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
     def delete(self) -> tuple[int, dict[str, int]]:
         raise PermissionError("The audit log is append-only: events cannot be deleted.")
 
+    def bulk_create(
+        self,
+        objs: Iterable[Any],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Collection[str] | None = None,
+        unique_fields: Collection[str] | None = None,
+    ) -> list[Any]:
+        # An upsert (INSERT … ON CONFLICT DO UPDATE) would rewrite existing events.
+        if update_conflicts:
+            raise PermissionError("The audit log is append-only: events cannot be changed.")
+        return super().bulk_create(objs, batch_size=batch_size, ignore_conflicts=ignore_conflicts)
+
 
 class AuditEvent(models.Model):
     """One append-only entry of a site's hash chain (DESIGN: audit log).
@@ -219,6 +234,9 @@ class AuditEvent(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise PermissionError("The audit log is append-only: events cannot be changed.")
+        # Always INSERT: a new instance given an existing id would otherwise make Django
+        # UPDATE that row (the database then refuses the duplicate id).
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:

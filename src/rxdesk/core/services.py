@@ -19,7 +19,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from rxdesk.core import context
-from rxdesk.core.audit import audit_record, diff, register_actions
+from rxdesk.core.audit import ChainReport, audit_record, audit_verify_site, diff, register_actions
 from rxdesk.core.capabilities import Cap, require
 from rxdesk.core.choices import Certification, PracticeSetting, Role
 from rxdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -285,6 +285,8 @@ def staff_set_password(*, actor: User | None, user: User, password: str) -> None
     """Set a password (one's own, or anyone's by a staff manager)."""
     if actor is None or actor.pk != user.pk:
         authorize(actor, Cap.STAFF_EDIT)
+        if actor is not None and actor.site_id != user.site_id:
+            raise NotFound("No such staff member at this pharmacy.")
     _check_password(password, user)
     with transaction.atomic():
         user.set_password(password)
@@ -324,6 +326,8 @@ def token_create(*, actor: User | None, user: User, name: str = "") -> tuple[Api
 def token_revoke(*, actor: User | None, token: ApiToken) -> ApiToken:
     if actor is None or actor.pk != token.user_id:
         authorize(actor, Cap.STAFF_EDIT)
+        if actor is not None and actor.site_id != token.user.site_id:
+            raise NotFound("No such API token at this pharmacy.")
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at:
@@ -378,12 +382,43 @@ def auth_event(
         )
 
 
+# --- Audit chain -------------------------------------------------------------------------------
+
+
+def audit_chain_verify(*, actor: User) -> ChainReport:
+    """Walk the actor's pharmacy's audit chain and record that it was checked (and how it
+    stood), so the log itself shows who verified it and when."""
+    authorize(actor, Cap.AUDIT_VERIFY)
+    site = actor.site
+    if site is None:
+        raise NotFound("Your account is not attached to a pharmacy.")
+    # The walk reads without locks (see audit_verify_site); only the event is a write.
+    report = audit_verify_site(site.pk)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            site=site,
+            action="audit.verified",
+            object_type="core.site",
+            object_id=site.pk,
+            data={
+                "intact": report.intact,
+                "events": report.events,
+                "head_seq": report.head_seq,
+                "head_hash": report.head_hash,
+                "broken": str(report.broken) if report.broken else "",
+            },
+        )
+    return report
+
+
 def site_default() -> Site | None:
     return Site.objects.order_by("pk").first()
 
 
 __all__ = [
     "PracticeSetting",
+    "audit_chain_verify",
     "authorize",
     "site_create",
     "site_update",

@@ -481,7 +481,14 @@ def identifier_add(
     with transaction.atomic():
         ident = PatientIdentifier(patient=patient, kind=kind, value=value, issuer=issuer.strip())
         full_clean(ident, exclude=["patient"])
-        ident.save()
+        # full_clean skips the (patient, kind, value) constraint: patient is excluded.
+        duplicate = Invalid("This identifier is already on the patient's record.", field="value")
+        if patient.identifiers.filter(kind=ident.kind, value=ident.value).exists():
+            raise duplicate
+        try:
+            ident.save()
+        except IntegrityError:
+            raise duplicate from None
         audit_record(
             actor=actor,
             action="patient.identifier.added",

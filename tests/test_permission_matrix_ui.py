@@ -1,0 +1,195 @@
+"""Every workstation URL × every role (and anonymous) × method, with the expected status.
+
+Written out by hand: this table is the specification. A URL added to the project without a
+row here fails ``test_it_covers_every_url``. GET must render for the roles listed and be
+refused (403) for the rest; POST of an empty form must reach the form (422, or the
+button's redirect) for those roles and be refused with nothing written for the rest;
+any other method is 405; anonymous users are sent to sign in. (API: test_permission_matrix.)"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db.models import Model
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from rxdesk.core.choices import Role
+from rxdesk.core.models import AuditEvent, Site, User
+from rxdesk.patients.models import (
+    Allergy,
+    Condition,
+    Coverage,
+    Measurement,
+    Patient,
+    Prescriber,
+    PrescriberAddress,
+)
+from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+
+T, TT, RPH, PIC, INV, AUD, ADM = (
+    Role.TECHNICIAN,
+    Role.TECHNICIAN_IN_TRAINING,
+    Role.PHARMACIST,
+    Role.PHARMACIST_IN_CHARGE,
+    Role.INVENTORY_SPECIALIST,
+    Role.AUDITOR,
+    Role.ADMIN,
+)
+EVERYONE = frozenset(Role)
+CLINICAL = frozenset({T, TT, RPH, PIC})
+PRESCRIBER_WRITERS = frozenset({T, RPH, PIC})
+SITE_EDITORS = frozenset({PIC, ADM})
+STAFF_READERS = frozenset({PIC, AUD, ADM})
+AUDIT_READERS = frozenset({PIC, AUD})
+AUDIT_VERIFIERS = frozenset({PIC, AUD, ADM})
+NOBODY: frozenset[Role] = frozenset()
+
+Kwargs = Callable[[Site], dict[str, Any]]
+
+
+def none(site: Site) -> dict[str, Any]:
+    return {}
+
+
+def patient(site: Site) -> dict[str, Any]:
+    return {"pk": PatientFactory(site=site).pk}
+
+
+def allergy(site: Site) -> dict[str, Any]:
+    a = AllergyFactory(patient=PatientFactory(site=site))
+    return {"pk": a.patient_id, "allergy_pk": a.pk}
+
+
+def prescriber(site: Site) -> dict[str, Any]:
+    return {"pk": PrescriberFactory(site=site).pk}
+
+
+def staff(site: Site) -> dict[str, Any]:
+    return {"pk": UserFactory(site=site, role=T, username="matrix-staff").pk}
+
+
+# name: (kwargs, GET roles, POST roles, POST status for an allowed role with an empty form)
+# GET roles == None means the URL takes no GET (POST only).
+UI_MATRIX: dict[str, tuple[Kwargs, frozenset[Role] | None, frozenset[Role], int | None]] = {
+    "home": (none, EVERYONE, NOBODY, None),
+    "account": (none, EVERYONE, NOBODY, None),
+    "site_detail": (none, EVERYONE, NOBODY, None),
+    "site_edit": (none, SITE_EDITORS, SITE_EDITORS, 422),
+    "staff_list": (none, STAFF_READERS, NOBODY, None),
+    "staff_create": (none, SITE_EDITORS, SITE_EDITORS, 422),
+    "staff_edit": (staff, SITE_EDITORS, SITE_EDITORS, 422),
+    "audit_list": (none, AUDIT_READERS, NOBODY, None),
+    "audit_export": (none, AUDIT_READERS, NOBODY, None),
+    "audit_verify": (none, AUDIT_VERIFIERS, AUDIT_VERIFIERS, 200),
+    "patient_list": (none, CLINICAL, NOBODY, None),
+    "patient_create": (none, CLINICAL, CLINICAL, 422),
+    "patient_detail": (patient, CLINICAL, NOBODY, None),
+    "patient_edit": (patient, CLINICAL, CLINICAL, 422),
+    "allergy_add": (patient, CLINICAL, CLINICAL, 422),
+    "allergy_remove": (allergy, CLINICAL, CLINICAL, 422),
+    "allergies_none": (patient, None, CLINICAL, 302),
+    "condition_add": (patient, CLINICAL, CLINICAL, 422),
+    "measurement_add": (patient, CLINICAL, CLINICAL, 422),
+    "coverage_add": (patient, CLINICAL, CLINICAL, 422),
+    "prescriber_list": (none, CLINICAL, NOBODY, None),
+    "prescriber_create": (none, PRESCRIBER_WRITERS, PRESCRIBER_WRITERS, 422),
+    "prescriber_detail": (prescriber, CLINICAL, NOBODY, None),
+    "prescriber_edit": (prescriber, PRESCRIBER_WRITERS, PRESCRIBER_WRITERS, 422),
+    "prescriber_address_add": (prescriber, PRESCRIBER_WRITERS, PRESCRIBER_WRITERS, 422),
+}
+
+# Sign-in and second-factor pages answer everyone; they are tested in tests/core/test_auth.py
+# and here only for their methods.
+AUTH_URLS = {
+    "login": ("GET", "POST"),
+    "logout": ("POST",),
+    "mfa_enroll": ("GET", "POST"),
+    "mfa_verify": ("GET", "POST"),
+}
+
+WATCHED: list[type[Model]] = [
+    Patient,
+    Allergy,
+    Condition,
+    Measurement,
+    Coverage,
+    Prescriber,
+    PrescriberAddress,
+    User,
+    Site,
+]
+
+
+def _names(patterns: list[Any]) -> set[str]:
+    names: set[str] = set()
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if p.namespace == "api":  # the API has its own matrix
+                continue
+            names |= _names(p.url_patterns)
+        elif isinstance(p, URLPattern) and p.name:
+            names.add(p.name)
+    return names
+
+
+def test_it_covers_every_url():
+    assert _names(get_resolver().url_patterns) == set(UI_MATRIX) | set(AUTH_URLS)
+
+
+def _snapshot() -> dict[str, int]:
+    counts = {m.__name__: m.objects.count() for m in WATCHED}
+    counts["events"] = AuditEvent.objects.exclude(action__startswith="auth.").count()
+    return counts
+
+
+CASES = [
+    pytest.param(name, role, id=f"{name} as {role.value if role else 'anonymous'}")
+    for name, role in itertools.product(UI_MATRIX, [*Role, None])
+]
+
+
+@pytest.mark.parametrize(("name", "role"), CASES)
+def test_ui_permission(db, site, name, role):
+    kwargs_of, get_roles, post_roles, post_status = UI_MATRIX[name]
+    client = Client()
+    if role is not None:
+        client.force_login(UserFactory(site=site, role=role, username=f"matrix-{role.value}"))
+    url = reverse(name, kwargs=kwargs_of(site))
+
+    if get_roles is not None:
+        response = client.get(url)
+        if role is None:
+            assert response.status_code == 302 and response["Location"].startswith("/signin/")
+        else:
+            assert response.status_code == (200 if role in get_roles else 403), name
+
+    if post_status is not None:
+        before = _snapshot()
+        response = client.post(url, {})
+        if role is None:
+            assert response.status_code == 302 and response["Location"].startswith("/signin/")
+            assert _snapshot() == before
+        elif role in post_roles:
+            assert response.status_code == post_status, (name, response.content[:400])
+        else:
+            assert response.status_code == 403, name
+            assert _snapshot() == before
+
+    declared = ({"GET", "HEAD"} if get_roles is not None else set()) | (
+        {"POST"} if post_status is not None else set()
+    )
+    for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - declared:
+        response = getattr(client, method.lower())(url)
+        assert response.status_code == 405, (name, method)
+
+
+@pytest.mark.parametrize("name", sorted(AUTH_URLS))
+def test_auth_pages_refuse_other_methods(db, name):
+    client = Client()
+    for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - set(AUTH_URLS[name]):
+        response = getattr(client, method.lower())(reverse(name))
+        assert response.status_code == 405, (name, method)
