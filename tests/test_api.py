@@ -273,7 +273,7 @@ def test_an_implausible_weight_is_a_422_naming_the_value(as_tech, site):
     assert problem["errors"] == [
         {
             "field": "value",
-            "message": "2000.00 kg is outside 0.3–650 kg; check the value and the unit.",
+            "message": "2000 kg is outside 0.3–650 kg; check the value and the unit.",
         }
     ]
 

@@ -405,14 +405,14 @@ def _rewrite_tail(from_seq: int) -> Callable[[int, dict[int, tuple]], None]:
 
 
 def _move_to_other_site(seq: int) -> Callable[[int, dict[int, tuple]], None]:
-    def tamper(site_id: int, by_seq: dict[int, tuple]) -> None:
+    def moved(site_id: int, by_seq: dict[int, tuple]) -> None:
         other = AuditChainHead.objects.exclude(site_id=site_id).values_list("site_id", flat=True)
         _sql(
             f"UPDATE {TABLE} SET site_id = %s WHERE site_id = %s AND seq = %s",
             [other[0], site_id, seq],
         )
 
-    return tamper
+    return moved
 
 
 _LATER = dt.timedelta(microseconds=1)
@@ -462,20 +462,59 @@ def test_it_names_the_first_broken_event_after_raw_sql_tampering(
     stored = AuditEvent.objects.filter(site=site, seq=expected_seq).values_list("id", flat=True)
     assert report.broken.event_id == (stored.get() if names_row else None)
     assert report.head_seq == N_FAST
-    # ...while the other site's chain still verifies (a row moved into it lies past its head)
-    assert audit_verify_site(other_site.pk).intact
+    # ...while the other site's chain still verifies, unless the row was moved into it: then
+    # it lies past that chain's head and is reported there too
+    other = audit_verify_site(other_site.pk)
+    if tamper.__name__ == "moved":
+        assert other.broken is not None and other.broken.seq == 4
+        assert "beyond the chain head #3" in other.broken.problem
+    else:
+        assert other.intact
 
 
-def test_an_event_appended_after_the_head_is_left_for_the_next_run(site, technician):
-    # The walk stops at the head it read first, so a writer appending meanwhile is not a break.
+def test_an_event_written_during_the_walk_is_left_for_the_next_run(site, technician, monkeypatch):
+    # A real writer moves the head in the transaction that adds its event; one that commits
+    # after the verifier read the head is not a break (the walk stops at the head it read).
     _record_many(site, [technician], 3)
-    head = AuditChainHead.objects.get(site=site)
-    rows = _rows(site.pk)
-    later = _forged(site.pk, 4, head.hash, rows[-1])
-    _insert_row(later)  # as if committed between reading the head and walking
+    walk = audit._site_rows
+
+    def writer_commits_meanwhile(site_id: int, up_to_seq: int):  # type: ignore[no-untyped-def]
+        _record_many(site, [technician], 1)
+        return walk(site_id, up_to_seq)
+
+    monkeypatch.setattr(audit, "_site_rows", writer_commits_meanwhile)
     report = audit_verify_site(site.pk)
     assert report.intact
     assert (report.events, report.head_seq) == (3, 3)
+    assert AuditChainHead.objects.get(site=site).seq == 4
+
+
+def test_an_event_forged_past_the_head_is_a_break(site, technician):
+    _record_many(site, [technician], 3)
+    head = AuditChainHead.objects.get(site=site)
+    _insert_row(_forged(site.pk, 4, head.hash, _rows(site.pk)[-1]))  # head not moved
+
+    report = audit_verify_site(site.pk)
+
+    assert report.broken is not None and report.broken.seq == 4
+    assert "events up to #4 lie beyond the chain head #3" in report.broken.problem
+
+
+def test_a_deleted_or_rewound_head_is_a_break(site, technician):
+    _record_many(site, [technician], 5)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE core_auditchainhead SET seq = 3, hash = %s WHERE site_id = %s",
+            [_rows(site.pk)[2][-1], site.pk],
+        )
+    rewound = audit_verify_site(site.pk)
+    assert rewound.broken is not None and rewound.broken.seq == 4
+    assert "beyond the chain head #3" in rewound.broken.problem
+
+    AuditChainHead.objects.filter(site=site).delete()
+    deleted = audit_verify_site(site.pk)
+    assert deleted.broken is not None and deleted.broken.seq == 1
+    assert "the chain head is missing" in deleted.broken.problem
 
 
 # --- tampering at scale (slow) ----------------------------------------------------------------

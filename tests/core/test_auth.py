@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from importlib import import_module
+from urllib.parse import quote
 
 import pytest
 import time_machine
@@ -135,7 +136,7 @@ def test_an_idle_session_ends_after_the_sites_idle_minutes(site, technician, idl
 
     # Then the user is sent to sign in again, and the timeout is in the log
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('login')}?next=/site/"
+    assert response["Location"] == f"{reverse('login')}?next=%2Fsite%2F"
     assert signed_in_user_id(client) is None
     [event] = events("auth.session_expired")
     assert (event.actor_name, event.reason) == (
@@ -158,7 +159,7 @@ def test_a_busy_session_still_ends_twelve_hours_after_sign_in(technician):
         response = client.get("/")
 
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('login')}?next=/"
+    assert response["Location"] == f"{reverse('login')}?next=%2F"
     [event] = events("auth.session_expired")
     assert event.reason == "You were signed out: sessions end 12 hours after sign-in."
 
@@ -284,7 +285,7 @@ def test_enrolling_and_then_passing_the_second_factor(pharmacist):
         gated = client.get("/site/")
         assert (gated.status_code, gated["Location"]) == (
             302,
-            f"{reverse('mfa_verify')}?next=/site/",
+            f"{reverse('mfa_verify')}?next=%2Fsite%2F",
         )
         assert client.get("/api/v1/me").status_code == 401
 
@@ -336,7 +337,7 @@ def test_a_site_requiring_mfa_sends_a_pharmacist_without_a_device_to_enrol(
         response = client.get(path)
         assert (response.status_code, response["Location"]) == (
             302,
-            f"{reverse('mfa_enroll')}?next={path}",
+            f"{reverse('mfa_enroll')}?next={quote(path, safe='')}",
         )
     api = client.get("/api/v1/me")
     assert api.status_code == 401

@@ -627,3 +627,12 @@ def test_audit_chain_verify_records_who_checked_and_how_the_chain_stood(site, au
 def test_audit_chain_verify_is_forbidden_to_roles_without_audit_verify(personas, role):
     with nothing_written(), pytest.raises(Forbidden, match=r"\(audit\.verify\)"):
         audit_chain_verify(actor=personas[role])
+
+
+@pytest.mark.parametrize("minutes", [0, 241])
+def test_an_idle_limit_out_of_range_names_the_field(site, pic, minutes):
+    with pytest.raises(Invalid) as caught:
+        site_update(actor=pic, site=site, session_idle_minutes=minutes)
+    assert [e["field"] for e in caught.value.errors] == ["session_idle_minutes"]
+    site.refresh_from_db()
+    assert site.session_idle_minutes == 15

@@ -461,7 +461,37 @@ def test_the_export_is_a_csv_of_the_filtered_log_and_is_itself_logged(
     assert json.loads(exported.data) == {
         "filters": {"who": "tech", "action": "patient."},
         "rows": 2,
+        "through_seq": exported.seq - 1,  # everything before the export itself
     }
+
+
+def test_the_export_counts_exactly_the_rows_it_holds_and_defuses_formulas(
+    client, auditor, trail, site
+):
+    # Given an event whose text a spreadsheet would run as a formula
+    from django.db import transaction
+
+    from rxdesk.core.audit import audit_record
+
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            site=site,
+            action="auth.sign_in_failed",
+            actor_name='=HYPERLINK("http://evil")',
+            reason="+1+1",
+        )
+    sign_in(client, auditor)
+
+    # When the whole log is exported (the export's own event matches no earlier filter)
+    rows = read_csv(client.get(reverse("audit_export")))
+
+    # Then the file holds exactly the rows its audit event counts, and no cell is a formula
+    [exported] = events("audit.exported")
+    assert len(rows) - 1 == json.loads(exported.data)["rows"]
+    forged = next(r for r in rows[1:] if r[5] == "auth.sign_in_failed" and "HYPERLINK" in r[2])
+    assert forged[2] == '\'=HYPERLINK("http://evil")'
+    assert forged[10] == "'+1+1"
 
 
 def test_an_export_with_bad_filters_exports_and_logs_nothing(client, auditor, trail):

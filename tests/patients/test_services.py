@@ -547,7 +547,7 @@ def test_condition_add_records_the_code_but_not_the_description(technician, pati
     ("values", "field"),
     [
         ({"icd10": "11.9"}, "icd10"),
-        ({"icd10": "U07.1"}, "icd10"),  # U codes are reserved, not ICD-10-CM
+        ({"icd10": "EE1.9"}, "icd10"),  # a letter, then two digits
         ({"onset": TOMORROW}, "onset"),
         ({"description": "  "}, "description"),
     ],
@@ -1227,3 +1227,57 @@ def test_rxdesk_demo_loads_once_and_lists_the_sign_ins(db):
 
     call_command("demo", "--no-serve", stdout=io.StringIO())
     assert AuditEvent.objects.count() == events
+
+
+# --- Fixes from review ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1E+30", "1e999999", "-1E+30", "0.0000001"])
+def test_an_absurd_measurement_is_refused_naming_the_value(site, technician, value):
+    patient = PatientFactory(site=site)
+    with nothing_written(), pytest.raises(Invalid) as caught:
+        services.measurement_record(
+            actor=technician, patient=patient, kind="weight", value=value, unit="kg"
+        )
+    assert caught.value.errors[0]["field"] == "value"
+
+
+def test_it_accepts_icd10_u_codes(site, technician):
+    patient = PatientFactory(site=site)
+    condition = services.condition_add(
+        actor=technician, patient=patient, description="COVID-19", icd10="u07.1"
+    )
+    assert condition.icd10 == "U07.1"
+
+
+def test_a_confirmed_dea_mismatch_need_not_be_confirmed_again(site, technician):
+    # Given a prescriber whose DEA second letter (B) differs from her last name, confirmed once
+    prescriber = services.prescriber_create(
+        actor=technician,
+        first_name="Ann",
+        last_name="Okafor",
+        npi="1234567893",
+        dea_number="BJ6125341",
+        confirm_dea_name=True,
+    )
+    # When only the specialty changes, no confirmation is asked again
+    services.prescriber_update(actor=technician, prescriber=prescriber, specialty="Pediatrics")
+    # But a new DEA number is checked again
+    with pytest.raises(Invalid) as caught:
+        services.prescriber_update(actor=technician, prescriber=prescriber, dea_number="AB1234563")
+    assert caught.value.errors[0]["field"] == "dea_number"
+
+
+def test_a_new_dea_number_drops_the_old_institutional_suffix(site, technician):
+    prescriber = services.prescriber_create(
+        actor=technician,
+        first_name="Ann",
+        last_name="Baker",
+        npi="1234567893",
+        dea_number="AB1234563-045A",
+    )
+    assert (prescriber.dea_number, prescriber.dea_suffix) == ("AB1234563", "045A")
+    prescriber = services.prescriber_update(
+        actor=technician, prescriber=prescriber, dea_number="BB6125341"
+    )
+    assert (prescriber.dea_number, prescriber.dea_suffix) == ("BB6125341", "")

@@ -248,7 +248,31 @@ def audit_verify_site(site_id: int) -> ChainReport:
     head_row = AuditChainHead.objects.filter(site_id=site_id).values_list("seq", "hash").first()
     head = (head_row[0], head_row[1]) if head_row else (0, GENESIS_HASH)
     count, broken = verify_rows(site_id, _site_rows(site_id, head[0]), head)
+    if broken is None:
+        broken = _beyond_head(site_id)
     return ChainReport(site_id, count, head[0], head[1], broken)
+
+
+def _beyond_head(site_id: int) -> ChainBreak | None:
+    """Events the head does not cover: a deleted or rewound head, or a forged append.
+
+    A writer moves the head in the same transaction that inserts its event, so once the
+    walk is done, every committed event has a seq at or below the head read now."""
+    last = (
+        AuditEvent.objects.filter(site_id=site_id).order_by("-seq").values_list("seq", "id").first()
+    )
+    head_seq = AuditChainHead.objects.filter(site_id=site_id).values_list("seq", flat=True).first()
+    if last is None or (head_seq is not None and last[0] <= head_seq):
+        return None
+    if head_seq is None:
+        return ChainBreak(site_id, 1, None, "the chain head is missing (it was deleted)")
+    return ChainBreak(
+        site_id,
+        head_seq + 1,
+        None,
+        f"events up to #{last[0]} lie beyond the chain head #{head_seq} "
+        "(the head was rewound or events were forged)",
+    )
 
 
 def audit_verify() -> list[ChainReport]:

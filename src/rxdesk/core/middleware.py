@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from rxdesk.core import context
 from rxdesk.core.choices import CONTROLLED_SUBSTANCE_ROLES
@@ -100,7 +101,7 @@ class SessionTimeoutMiddleware:
         # give the request a message store here and save it into the response ourselves.
         request._messages = default_storage(request)  # type: ignore[attr-defined]
         messages.warning(request, reason)
-        login_url = f"{reverse('login')}?next={request.get_full_path()}"
+        login_url = f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}"
         response: HttpResponse
         if getattr(request, "htmx", False) or request.headers.get("HX-Request"):
             response = HttpResponse(status=204)
@@ -156,5 +157,5 @@ class MfaGateMiddleware:
             from django_otp import user_has_device
 
             target = "mfa_verify" if user_has_device(user, confirmed=True) else "mfa_enroll"
-            return redirect(f"{reverse(target)}?next={request.get_full_path()}")
+            return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -56,7 +57,9 @@ class Site(models.Model):
         max_length=20, choices=PracticeSetting.choices, default=PracticeSetting.RETAIL
     )
     session_idle_minutes = models.PositiveSmallIntegerField(
-        default=15, help_text="Sign a user out after this many idle minutes (1–240)."
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text="Sign a user out after this many idle minutes (1–240).",
     )
     mfa_required = models.BooleanField(
         "second factor required",

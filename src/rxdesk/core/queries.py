@@ -69,13 +69,27 @@ CSV_COLUMNS = [
 def audit_export_csv(
     *, actor: User, events: QuerySet[AuditEvent], filters: dict[str, str]
 ) -> Iterator[str]:
-    """CSV lines of ``events``; the export itself is recorded (it discloses PHI access)."""
+    """CSV lines of ``events``; the export itself is recorded (it discloses PHI access).
+
+    The export covers the events up to the moment it was asked for, so the row count in
+    its own audit event is exactly what the file holds."""
     authorize(actor, Cap.AUDIT_EXPORT)
     with transaction.atomic():
+        last_seq = (
+            AuditEvent.objects.filter(site_id=actor.site_id)
+            .order_by("-seq")
+            .values_list("seq", flat=True)
+            .first()
+        ) or 0
+        events = events.filter(seq__lte=last_seq)
         audit_record(
             actor=actor,
             action="audit.exported",
-            data={"filters": {k: v for k, v in filters.items() if v}, "rows": events.count()},
+            data={
+                "filters": {k: v for k, v in filters.items() if v},
+                "rows": events.count(),
+                "through_seq": last_seq,
+            },
         )
 
     def lines() -> Iterator[str]:
@@ -88,10 +102,22 @@ def audit_export_csv(
             buf.truncate()
             values = list(row)
             values[1] = values[1].isoformat()
-            writer.writerow(["" if v is None else v for v in values])
+            writer.writerow([_cell(v) for v in values])
             yield buf.getvalue()
 
     return lines()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell that a spreadsheet will not run as a formula (CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def staff_list(*, actor: User) -> QuerySet[User]:

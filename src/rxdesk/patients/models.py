@@ -4,9 +4,10 @@ Every row carries its site. Rows change only through rxdesk.patients.services.""
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -147,10 +148,9 @@ class Patient(models.Model):
             if number
         ]
 
-    def age_on(self, day: object = None) -> int:
-        import datetime as dt
-
-        today = day if isinstance(day, dt.date) else timezone.localdate()
+    def age_on(self, day: dt.date | None = None) -> int:
+        """Age in whole years on ``day`` (default: today at the pharmacy)."""
+        today = day or self.site.today()
         dob = self.date_of_birth
         return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
 
@@ -221,7 +221,7 @@ class Condition(models.Model):
         blank=True,
         validators=[
             RegexValidator(
-                r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$",
+                r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$",
                 "An ICD-10-CM code looks like E11.9 or I10.",
             )
         ],
@@ -269,7 +269,9 @@ class Coverage(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="coverages")
     rank = models.PositiveSmallIntegerField(
-        default=1, help_text="1 primary, 2 secondary, 3 tertiary"
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(3)],
+        help_text="1 primary, 2 secondary, 3 tertiary",
     )
     plan_name = models.CharField(max_length=80, blank=True)
     bin = models.CharField(

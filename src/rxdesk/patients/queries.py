@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import Invalid, NotFound
@@ -26,7 +27,7 @@ def parse_dob(text: str) -> dt.date | None:
             value = dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-        if fmt == "%m/%d/%y" and value > dt.date.today():
+        if fmt == "%m/%d/%y" and value > timezone.localdate():
             value = value.replace(year=value.year - 100)
         return value
     return None

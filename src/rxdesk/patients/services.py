@@ -437,8 +437,15 @@ def measurement_record(
         raise Invalid("Enter a number, like 72.5.", field="value") from None
     if not amount.is_finite():
         raise Invalid("Enter a number, like 72.5.", field="value")
-    converted = (amount * factors[unit]).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     low, high = _RANGES[MeasurementKind(kind)]
+    exact = amount * factors[unit]
+    if not low <= exact <= high:  # compare before rounding: 1E+30 cannot be quantized
+        unit_name = "kg" if kind == MeasurementKind.WEIGHT else "cm"
+        raise Invalid(
+            f"{amount} {unit} is outside {low}–{high} {unit_name}; check the value and the unit.",
+            field="value",
+        )
+    converted = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if not low <= converted <= high:
         unit_name = "kg" if kind == MeasurementKind.WEIGHT else "cm"
         raise Invalid(
@@ -608,10 +615,11 @@ def _normalize_prescriber(values: dict[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             raise Invalid(str(exc), field="dea_number") from None
         out["dea_number"] = parsed.number
-        if parsed.suffix:
-            out["dea_suffix"] = parsed.suffix
+        if parsed.suffix or "dea_suffix" not in out:
+            out["dea_suffix"] = parsed.suffix  # a new number never keeps an old suffix
     elif isinstance(raw_dea, str):
         out["dea_number"] = ""
+        out["dea_suffix"] = ""
     return out
 
 
@@ -664,7 +672,12 @@ def prescriber_update(
         prescriber = Prescriber.objects.select_for_update().get(pk=prescriber.pk)
         before = snapshot(prescriber, PRESCRIBER_FIELDS)
         _apply(prescriber, PRESCRIBER_FIELDS, _normalize_prescriber(values))
-        _check_prescriber(prescriber, confirm_dea_name)
+        # A mismatch confirmed once need not be confirmed again on every later edit.
+        unchanged = (prescriber.dea_number, prescriber.last_name) == (
+            before["dea_number"],
+            before["last_name"],
+        )
+        _check_prescriber(prescriber, confirm_dea_name or unchanged)
         changes = diff(before, snapshot(prescriber, PRESCRIBER_FIELDS))
         if not changes:
             return prescriber
