@@ -12,7 +12,7 @@ from django.test import Client
 from rxdesk.core import context
 from rxdesk.core.models import AuditEvent, User
 from rxdesk.core.services import token_create, token_revoke
-from rxdesk.patients.models import Patient, Prescriber
+from rxdesk.patients.models import Condition, Coverage, Patient, PatientIdentifier, Prescriber
 from tests.factories import PatientFactory, PrescriberFactory
 
 PROBLEM = "application/problem+json"
@@ -290,6 +290,224 @@ def test_no_known_allergies_while_allergies_are_on_file_is_a_409(as_tech, site):
     assert [e["field"] for e in problem["errors"]] == ["allergy_status"]
 
 
+# --- identifiers, conditions and plans --------------------------------------------------------
+
+LICENSE = {"kind": "drivers_license", "value": "s123-4567-8901", "issuer": "IL"}
+
+
+def record_rows() -> tuple[int, int, int, int]:
+    """(audit events, identifiers, resolved conditions, ended plans): what a refusal leaves."""
+    return (
+        AuditEvent.objects.count(),
+        PatientIdentifier.objects.count(),
+        Condition.objects.filter(status="resolved").count(),
+        Coverage.objects.filter(active=False).count(),
+    )
+
+
+def test_it_adds_an_identifier_and_shows_it_on_the_record(as_tech, technician, site):
+    patient = PatientFactory(site=site)
+
+    created = as_tech.post(f"/patients/{patient.pk}/identifiers", LICENSE)
+
+    assert created.status_code == 201
+    ident = PatientIdentifier.objects.get()
+    assert created.json() == {
+        "id": ident.pk,
+        "kind": "drivers_license",
+        "value": "S123-4567-8901",
+        "issuer": "IL",
+    }
+    assert ident.patient_id == patient.pk
+    event = AuditEvent.objects.order_by("-seq").first()
+    assert (event.action, event.actor_id, event.patient_id, event.object_id) == (
+        "patient.identifier.added",
+        technician.pk,
+        patient.pk,
+        str(ident.pk),
+    )
+    assert json.loads(event.data) == {"kind": "drivers_license"}
+    assert as_tech.get(f"/patients/{patient.pk}").json()["identifiers"] == [created.json()]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (
+            {"kind": "ssn_last4", "value": "12345"},
+            "value",
+            "Keep only the last four digits of a Social Security number.",
+        ),
+        ({"value": "S123"}, "value", "This identifier is already on the patient's record."),
+        ({"kind": "dna"}, "kind", None),
+        ({"value": ""}, "value", None),
+        ({"issuer": "X" * 41}, "issuer", None),
+        ({"notes": "x"}, "notes", None),
+    ],
+)
+def test_a_bad_or_repeated_identifier_is_a_422_naming_the_field(
+    as_tech, site, body, field, message
+):
+    patient = PatientFactory(site=site)
+    PatientIdentifier.objects.create(patient=patient, kind="drivers_license", value="S123")
+    before = record_rows()
+    problem = problem_of(
+        as_tech.post(f"/patients/{patient.pk}/identifiers", {**LICENSE, **body}), 422
+    )
+    assert [e["field"] for e in problem["errors"]] == [field]
+    if message:
+        assert problem["errors"][0]["message"] == message
+    assert record_rows() == before
+
+
+def test_it_changes_a_condition(as_tech, technician, site):
+    patient = PatientFactory(site=site)
+    condition = Condition.objects.create(patient=patient, description="Asthma")
+
+    changed = as_tech.patch(
+        f"/patients/{patient.pk}/conditions/{condition.pk}",
+        {"status": "resolved", "icd10": "j45.909", "onset": "2019-03-01"},
+    )
+
+    assert changed.status_code == 200, changed.content
+    assert changed.json() == {
+        "id": condition.pk,
+        "icd10": "J45.909",
+        "description": "Asthma",
+        "onset": "2019-03-01",
+        "status": "resolved",
+    }
+    condition.refresh_from_db()
+    assert (condition.status, condition.icd10, condition.onset) == (
+        "resolved",
+        "J45.909",
+        dt.date(2019, 3, 1),
+    )
+    event = AuditEvent.objects.order_by("-seq").first()
+    assert (event.action, event.actor_id, event.patient_id, event.object_id) == (
+        "patient.condition.updated",
+        technician.pk,
+        patient.pk,
+        str(condition.pk),
+    )
+    assert json.loads(event.data) == {
+        "changes": {
+            "icd10": ["", "J45.909"],
+            "onset": [None, "2019-03-01"],
+            "status": ["active", "resolved"],
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status": "gone"}, "status"),
+        ({"icd10": "123"}, "icd10"),
+        ({"description": ""}, "description"),
+        ({"recorded_by": 1}, "recorded_by"),  # unknown fields are refused, not ignored
+    ],
+)
+def test_a_bad_condition_change_is_a_422_naming_the_field(as_tech, site, body, field):
+    patient = PatientFactory(site=site)
+    condition = Condition.objects.create(patient=patient, description="Asthma")
+    before = record_rows()
+    problem = problem_of(
+        as_tech.patch(f"/patients/{patient.pk}/conditions/{condition.pk}", body), 422
+    )
+    assert [e["field"] for e in problem["errors"]] == [field]
+    condition.refresh_from_db()
+    assert (condition.status, condition.icd10, condition.description) == ("active", "", "Asthma")
+    assert record_rows() == before
+
+
+def test_it_ends_a_plan(as_tech, technician, site):
+    patient = PatientFactory(site=site)
+    coverage = Coverage.objects.create(patient=patient, bin="610014", member_id="ZX123")
+
+    changed = as_tech.patch(
+        f"/patients/{patient.pk}/coverages/{coverage.pk}",
+        {"active": False, "terminates_on": "2026-01-31"},
+    )
+
+    assert changed.status_code == 200, changed.content
+    body = changed.json()
+    assert (body["id"], body["active"], body["terminates_on"]) == (coverage.pk, False, "2026-01-31")
+    coverage.refresh_from_db()
+    assert (coverage.active, coverage.terminates_on) == (False, dt.date(2026, 1, 31))
+    event = AuditEvent.objects.order_by("-seq").first()
+    assert (event.action, event.actor_id, event.patient_id, event.object_id) == (
+        "patient.coverage.updated",
+        technician.pk,
+        patient.pk,
+        str(coverage.pk),
+    )
+    assert json.loads(event.data) == {
+        "changes": {"active": [True, False], "terminates_on": [None, "2026-01-31"]}
+    }
+    assert as_tech.get(f"/patients/{patient.pk}").json()["coverages"][0]["active"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"effective_on": "2026-02-01", "terminates_on": "2026-01-01"}, "terminates_on"),
+        ({"rank": 2}, "rank"),  # the secondary plan is already active
+        ({"rank": 4}, "rank"),
+        ({"bin": "61001"}, "bin"),
+        ({"member_id": ""}, "member_id"),
+        ({"patient": 1}, "patient"),
+    ],
+)
+def test_a_bad_plan_change_is_a_422_naming_the_field(as_tech, site, body, field):
+    patient = PatientFactory(site=site)
+    coverage = Coverage.objects.create(patient=patient, bin="610014", member_id="ZX123")
+    Coverage.objects.create(patient=patient, bin="004336", member_id="Q2", rank=2)
+    before = record_rows()
+    problem = problem_of(
+        as_tech.patch(f"/patients/{patient.pk}/coverages/{coverage.pk}", body), 422
+    )
+    assert [e["field"] for e in problem["errors"]] == [field]
+    coverage.refresh_from_db()
+    assert (coverage.rank, coverage.bin, coverage.terminates_on) == (1, "610014", None)
+    assert record_rows() == before
+
+
+@pytest.mark.parametrize("persona", ["inventory", "auditor"])
+def test_a_role_without_patient_access_cannot_change_the_record(request, site, persona):
+    api = Api(token_for(request.getfixturevalue(persona)))
+    patient = PatientFactory(site=site)
+    condition = Condition.objects.create(patient=patient, description="Asthma")
+    coverage = Coverage.objects.create(patient=patient, bin="610014", member_id="ZX123")
+    before = record_rows()
+
+    for response in (
+        api.post(f"/patients/{patient.pk}/identifiers", LICENSE),
+        api.patch(f"/patients/{patient.pk}/conditions/{condition.pk}", {"status": "resolved"}),
+        api.patch(f"/patients/{patient.pk}/coverages/{coverage.pk}", {"active": False}),
+    ):
+        assert problem_of(response, 403)["type"] == "/problems/forbidden"
+    assert record_rows() == before
+
+
+def test_another_pharmacys_condition_or_plan_is_a_404(as_tech, site, other_site):
+    mine = PatientFactory(site=site)
+    theirs = PatientFactory(site=other_site)
+    condition = Condition.objects.create(patient=theirs, description="Gout")
+    coverage = Coverage.objects.create(patient=theirs, bin="610014", member_id="ZX123")
+    before = record_rows()
+
+    for response in (
+        as_tech.patch(f"/patients/{mine.pk}/conditions/{condition.pk}", {"status": "resolved"}),
+        as_tech.patch(f"/patients/{theirs.pk}/conditions/{condition.pk}", {"status": "resolved"}),
+        as_tech.patch(f"/patients/{mine.pk}/coverages/{coverage.pk}", {"active": False}),
+        as_tech.patch(f"/patients/{theirs.pk}/coverages/{coverage.pk}", {"active": False}),
+        as_tech.post(f"/patients/{theirs.pk}/identifiers", LICENSE),
+    ):
+        assert problem_of(response, 404)["type"] == "/problems/not_found"
+    assert record_rows() == before
+
+
 # --- prescribers ------------------------------------------------------------------------------
 
 
@@ -410,6 +628,9 @@ def test_the_openapi_schema_lists_the_patient_and_prescriber_paths(db):
         "/api/v1/patients": {"get", "post"},
         "/api/v1/patients/{patient_id}": {"get", "patch"},
         "/api/v1/patients/{patient_id}/allergies": {"post"},
+        "/api/v1/patients/{patient_id}/identifiers": {"post"},
+        "/api/v1/patients/{patient_id}/conditions/{condition_id}": {"patch"},
+        "/api/v1/patients/{patient_id}/coverages/{coverage_id}": {"patch"},
         "/api/v1/prescribers": {"get", "post"},
         "/api/v1/prescribers/{prescriber_id}": {"get", "patch"},
         "/api/v1/prescribers/{prescriber_id}/addresses": {"post"},

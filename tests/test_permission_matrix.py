@@ -7,6 +7,7 @@ until it is added here. (Workstation URLs: tests/test_permission_matrix_ui.py.)"
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.test import Client
 from rxdesk.api import api
 from rxdesk.core.choices import Role
 from rxdesk.core.models import AuditEvent, Site, User
+from rxdesk.patients.models import Condition, Coverage
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
@@ -47,6 +49,14 @@ def _patient(site: Site) -> Any:
 
 def _allergy(site: Site) -> Any:
     return AllergyFactory(patient=_patient(site))
+
+
+def _condition(site: Site) -> Any:
+    return Condition.objects.create(patient=_patient(site), description="Asthma")
+
+
+def _coverage(site: Site) -> Any:
+    return Coverage.objects.create(patient=_patient(site), bin="610014", member_id="X1")
 
 
 def _prescriber(site: Site) -> Any:
@@ -106,6 +116,14 @@ API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
             {"description": "Type 2 diabetes", "icd10": "E11.9"},
         ),
     ),
+    ("PATCH", "/patients/{patient_id}/conditions/{condition_id}"): (
+        PATIENT_WRITERS,
+        200,
+        lambda s, u: (
+            (c := _condition(s)) and f"{P}/patients/{c.patient_id}/conditions/{c.pk}",
+            {"status": "resolved"},
+        ),
+    ),
     ("POST", "/patients/{patient_id}/measurements"): (
         PATIENT_WRITERS,
         201,
@@ -120,6 +138,22 @@ API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
         lambda s, u: (
             f"{P}/patients/{_patient(s).pk}/coverages",
             {"bin": "610014", "member_id": "ZX123456"},
+        ),
+    ),
+    ("PATCH", "/patients/{patient_id}/coverages/{coverage_id}"): (
+        PATIENT_WRITERS,
+        200,
+        lambda s, u: (
+            (c := _coverage(s)) and f"{P}/patients/{c.patient_id}/coverages/{c.pk}",
+            {"active": False},
+        ),
+    ),
+    ("POST", "/patients/{patient_id}/identifiers"): (
+        PATIENT_WRITERS,
+        201,
+        lambda s, u: (
+            f"{P}/patients/{_patient(s).pk}/identifiers",
+            {"kind": "drivers_license", "value": "S123-4567-8901", "issuer": "IL"},
         ),
     ),
     ("GET", "/prescribers"): (
@@ -215,28 +249,14 @@ def test_api_permission(db, site, op, role):
         assert AuditEvent.objects.exclude(action__startswith="auth.").count() == before
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted(
-        {p for _, p in API_MATRIX if "{" not in p}
-        | {
-            p.replace("{patient_id}", "1")
-            .replace("{prescriber_id}", "1")
-            .replace("{allergy_id}", "1")
-            for _, p in API_MATRIX
-            if "{" in p
-        }
-    ),
-)
+def _concrete(path: str) -> str:
+    """The path with every placeholder ({patient_id}, {condition_id}…) replaced by 1."""
+    return re.sub(r"\{[^{}]+\}", "1", path)
+
+
+@pytest.mark.parametrize("path", sorted({_concrete(p) for _, p in API_MATRIX}))
 def test_api_refuses_undeclared_methods(db, pic, path):
-    declared = {
-        m
-        for m, p in API_MATRIX
-        if p.replace("{patient_id}", "1")
-        .replace("{prescriber_id}", "1")
-        .replace("{allergy_id}", "1")
-        == path
-    }
+    declared = {m for m, p in API_MATRIX if _concrete(p) == path}
     client = Client()
     client.force_login(pic)
     for method in set(ALL_METHODS) - declared:

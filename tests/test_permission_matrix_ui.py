@@ -25,6 +25,7 @@ from rxdesk.patients.models import (
     Coverage,
     Measurement,
     Patient,
+    PatientIdentifier,
     Prescriber,
     PrescriberAddress,
 )
@@ -64,6 +65,16 @@ def allergy(site: Site) -> dict[str, Any]:
     return {"pk": a.patient_id, "allergy_pk": a.pk}
 
 
+def condition(site: Site) -> dict[str, Any]:
+    c = Condition.objects.create(patient=PatientFactory(site=site), description="Asthma")
+    return {"pk": c.patient_id, "condition_pk": c.pk}
+
+
+def coverage(site: Site) -> dict[str, Any]:
+    c = Coverage.objects.create(patient=PatientFactory(site=site), bin="610014", member_id="X1")
+    return {"pk": c.patient_id, "coverage_pk": c.pk}
+
+
 def prescriber(site: Site) -> dict[str, Any]:
     return {"pk": PrescriberFactory(site=site).pk}
 
@@ -93,8 +104,11 @@ UI_MATRIX: dict[str, tuple[Kwargs, frozenset[Role] | None, frozenset[Role], int 
     "allergy_remove": (allergy, CLINICAL, CLINICAL, 422),
     "allergies_none": (patient, None, CLINICAL, 302),
     "condition_add": (patient, CLINICAL, CLINICAL, 422),
+    "condition_resolve": (condition, None, CLINICAL, 302),
     "measurement_add": (patient, CLINICAL, CLINICAL, 422),
     "coverage_add": (patient, CLINICAL, CLINICAL, 422),
+    "coverage_end": (coverage, None, CLINICAL, 302),
+    "identifier_add": (patient, CLINICAL, CLINICAL, 422),
     "prescriber_list": (none, CLINICAL, NOBODY, None),
     "prescriber_create": (none, PRESCRIBER_WRITERS, PRESCRIBER_WRITERS, 422),
     "prescriber_detail": (prescriber, CLINICAL, NOBODY, None),
@@ -117,6 +131,7 @@ WATCHED: list[type[Model]] = [
     Condition,
     Measurement,
     Coverage,
+    PatientIdentifier,
     Prescriber,
     PrescriberAddress,
     User,

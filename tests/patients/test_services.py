@@ -1281,3 +1281,25 @@ def test_a_new_dea_number_drops_the_old_institutional_suffix(site, technician):
         actor=technician, prescriber=prescriber, dea_number="BB6125341"
     )
     assert (prescriber.dea_number, prescriber.dea_suffix) == ("BB6125341", "")
+
+
+def test_a_condition_update_keeps_the_rules_of_a_new_condition(site, technician):
+    patient = PatientFactory(site=site)
+    condition = services.condition_add(actor=technician, patient=patient, description="Asthma")
+    with nothing_written(), pytest.raises(Invalid) as caught:
+        services.condition_update(actor=technician, condition=condition, onset=dt.date(2999, 1, 1))
+    assert caught.value.errors == [
+        {"field": "onset", "message": "The onset date is in the future."}
+    ]
+    updated = services.condition_update(
+        actor=technician, condition=condition, description="  mild   persistent asthma "
+    )
+    assert updated.description == "mild persistent asthma"
+
+
+def test_an_identifier_issuer_is_stored_as_its_postal_code(site, technician):
+    patient = PatientFactory(site=site)
+    ident = services.identifier_add(
+        actor=technician, patient=patient, kind="drivers_license", value="d123-4567", issuer="il"
+    )
+    assert (ident.value, ident.issuer) == ("D123-4567", "IL")

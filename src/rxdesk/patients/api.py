@@ -9,6 +9,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from rxdesk.core.errors import NotFound
 from rxdesk.patients import queries, services
 from rxdesk.patients.choices import (
     AllergenKind,
@@ -16,6 +17,7 @@ from rxdesk.patients.choices import (
     AllergyType,
     ConditionStatus,
     ContactMethod,
+    IdentifierKind,
     InfoSource,
     LactationStatus,
     Language,
@@ -28,7 +30,7 @@ from rxdesk.patients.choices import (
     Severity,
     Sex,
 )
-from rxdesk.patients.models import Allergy, Condition, Coverage, Patient
+from rxdesk.patients.models import Allergy, Condition, Coverage, Patient, PatientIdentifier
 
 router = Router(tags=["patients"])
 prescribers = Router(tags=["prescribers"])
@@ -151,6 +153,13 @@ class CoverageOut(Schema):
     active: bool
 
 
+class IdentifierOut(Schema):
+    id: int
+    kind: IdentifierKind
+    value: str
+    issuer: str
+
+
 class PatientSummary(Schema):
     id: int
     first_name: str
@@ -188,6 +197,7 @@ class PatientOut(PatientSummary):
     conditions: list[ConditionOut]
     measurements: list[MeasurementOut]
     coverages: list[CoverageOut]
+    identifiers: list[IdentifierOut]
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -206,6 +216,10 @@ class PatientOut(PatientSummary):
     @staticmethod
     def resolve_coverages(obj: Patient) -> list[Coverage]:
         return list(obj.coverages.order_by("-active", "rank"))
+
+    @staticmethod
+    def resolve_identifiers(obj: Patient) -> list[PatientIdentifier]:
+        return list(obj.identifiers.order_by("kind", "value"))
 
 
 class PatientSearch(Schema):
@@ -276,8 +290,6 @@ def allergy_inactivate(
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
     allergy = patient.allergies.filter(pk=allergy_id).first()
     if allergy is None:
-        from rxdesk.core.errors import NotFound
-
         raise NotFound("No such allergy on this patient's record.")
     return services.allergy_inactivate(actor=_user(request), allergy=allergy, reason=payload.reason)
 
@@ -305,6 +317,30 @@ def condition_add(request: HttpRequest, patient_id: int, payload: ConditionIn) -
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
     return Status(
         201, services.condition_add(actor=_user(request), patient=patient, **payload.model_dump())
+    )
+
+
+class ConditionPatch(_In):
+    description: str | None = Field(None, min_length=1, max_length=200)
+    icd10: str | None = Field(None, max_length=8)
+    onset: dt.date | None = None
+    status: ConditionStatus | None = None
+
+
+@router.patch(
+    "/{int:patient_id}/conditions/{int:condition_id}",
+    response=ConditionOut,
+    summary="Change a condition (e.g. mark it resolved)",
+)
+def condition_patch(
+    request: HttpRequest, patient_id: int, condition_id: int, payload: ConditionPatch
+) -> Any:
+    patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
+    condition = patient.conditions.filter(pk=condition_id).first()
+    if condition is None:
+        raise NotFound("No such condition on this patient's record.")
+    return services.condition_update(
+        actor=_user(request), condition=condition, **payload.model_dump(exclude_unset=True)
     )
 
 
@@ -348,6 +384,55 @@ def coverage_add(request: HttpRequest, patient_id: int, payload: CoverageIn) -> 
     patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
     return Status(
         201, services.coverage_add(actor=_user(request), patient=patient, **payload.model_dump())
+    )
+
+
+class CoveragePatch(_In):
+    rank: int | None = Field(None, ge=1, le=3)
+    plan_name: str | None = Field(None, max_length=80)
+    bin: str | None = Field(None, min_length=6, max_length=6)
+    pcn: str | None = Field(None, max_length=10)
+    group: str | None = Field(None, max_length=15)
+    member_id: str | None = Field(None, min_length=1, max_length=20)
+    person_code: str | None = Field(None, max_length=3)
+    relationship: Relationship | None = None
+    effective_on: dt.date | None = None
+    terminates_on: dt.date | None = None
+    active: bool | None = None
+
+
+@router.patch(
+    "/{int:patient_id}/coverages/{int:coverage_id}",
+    response=CoverageOut,
+    summary="Change an insurance plan (e.g. end it)",
+)
+def coverage_patch(
+    request: HttpRequest, patient_id: int, coverage_id: int, payload: CoveragePatch
+) -> Any:
+    patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
+    coverage = patient.coverages.filter(pk=coverage_id).first()
+    if coverage is None:
+        raise NotFound("No such plan on this patient's record.")
+    return services.coverage_update(
+        actor=_user(request), coverage=coverage, **payload.model_dump(exclude_unset=True)
+    )
+
+
+class IdentifierIn(_In):
+    kind: IdentifierKind
+    value: str = Field(min_length=1, max_length=40)
+    issuer: str = Field("", max_length=40)
+
+
+@router.post(
+    "/{int:patient_id}/identifiers",
+    response={201: IdentifierOut},
+    summary="Add an identifier (driver's license, MBI…)",
+)
+def identifier_add(request: HttpRequest, patient_id: int, payload: IdentifierIn) -> Any:
+    patient = queries.patient_for(actor=_user(request), patient_id=patient_id)
+    return Status(
+        201, services.identifier_add(actor=_user(request), patient=patient, **payload.model_dump())
     )
 
 

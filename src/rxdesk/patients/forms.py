@@ -12,6 +12,7 @@ from rxdesk.patients.choices import (
     AllergenKind,
     AllergyType,
     ContactMethod,
+    IdentifierKind,
     InfoSource,
     LactationStatus,
     Language,
@@ -157,6 +158,12 @@ class ConditionForm(RxForm):
     description = text(200, required=True, placeholder="e.g. Type 2 diabetes")
     icd10 = text(8, label="ICD-10-CM code", placeholder="E11.9")
     onset = DateField(required=False, label="Onset")
+
+
+class IdentifierForm(RxForm):
+    kind = choice(IdentifierKind.choices)
+    value = text(40, required=True, label="Number", autocomplete="off")
+    issuer = text(40, placeholder="e.g. issuing state")
 
 
 # Only the units the counter uses; the service also converts g and m.

@@ -20,7 +20,6 @@ from rxdesk.core.validators import normalize_phone
 from rxdesk.patients.choices import (
     AllergenKind,
     AllergyStatus,
-    ConditionStatus,
     MeasurementKind,
     PatientStatus,
 )
@@ -345,6 +344,24 @@ def patient_record_no_known_allergies(*, actor: User, patient: Patient) -> Patie
 # --- Conditions, measurements, identifiers, coverage -----------------------------------------
 
 
+CONDITION_FIELDS = ["description", "icd10", "onset", "status"]
+
+
+def _normalize_condition(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if isinstance(out.get("description"), str):
+        out["description"] = " ".join(out["description"].split())
+    if isinstance(out.get("icd10"), str):
+        out["icd10"] = out["icd10"].strip().upper()
+    return out
+
+
+def _check_condition(condition: Condition, today: dt.date) -> None:
+    full_clean(condition, exclude=["patient", "recorded_by"])
+    if condition.onset and condition.onset > today:
+        raise Invalid("The onset date is in the future.", field="onset")
+
+
 def condition_add(
     *,
     actor: User,
@@ -356,16 +373,13 @@ def condition_add(
     authorize(actor, Cap.PATIENT_EDIT)
     _own(actor, "patient", patient.site_id)
     with transaction.atomic():
-        condition = Condition(
-            patient=patient,
-            description=" ".join((description or "").split()),
-            icd10=(icd10 or "").strip().upper(),
-            onset=onset,
-            recorded_by=actor,
+        condition = Condition(patient=patient, recorded_by=actor)
+        _apply(
+            condition,
+            CONDITION_FIELDS,
+            _normalize_condition({"description": description, "icd10": icd10, "onset": onset}),
         )
-        full_clean(condition, exclude=["patient", "recorded_by"])
-        if onset and onset > patient.site.today():
-            raise Invalid("The onset date is in the future.", field="onset")
+        _check_condition(condition, patient.site.today())
         condition.save()
         audit_record(
             actor=actor,
@@ -378,18 +392,15 @@ def condition_add(
 
 
 def condition_update(*, actor: User, condition: Condition, **values: Any) -> Condition:
+    """Correct a condition or mark it resolved."""
     authorize(actor, Cap.PATIENT_EDIT)
     _own(actor, "condition", condition.patient.site_id)
-    fields = ["description", "icd10", "onset", "status"]
+    fields = CONDITION_FIELDS
     with transaction.atomic():
         condition = Condition.objects.select_for_update().get(pk=condition.pk)
         before = snapshot(condition, fields)
-        if values.get("icd10"):
-            values["icd10"] = str(values["icd10"]).strip().upper()
-        _apply(condition, fields, values)
-        full_clean(condition, exclude=["patient", "recorded_by"])
-        if condition.status not in ConditionStatus.values:
-            raise Invalid("Unknown status.", field="status")
+        _apply(condition, fields, _normalize_condition(values))
+        _check_condition(condition, condition.patient.site.today())
         changes = diff(before, snapshot(condition, fields))
         if not changes:
             return condition
@@ -486,7 +497,9 @@ def identifier_add(
     if kind == "ssn_last4" and not (len(value) == 4 and value.isdigit()):
         raise Invalid("Keep only the last four digits of a Social Security number.", field="value")
     with transaction.atomic():
-        ident = PatientIdentifier(patient=patient, kind=kind, value=value, issuer=issuer.strip())
+        ident = PatientIdentifier(
+            patient=patient, kind=kind, value=value, issuer=issuer.strip().upper()
+        )
         full_clean(ident, exclude=["patient"])
         # full_clean skips the (patient, kind, value) constraint: patient is excluded.
         duplicate = Invalid("This identifier is already on the patient's record.", field="value")
@@ -540,6 +553,17 @@ def _check_coverage(coverage: Coverage) -> None:
         )
 
 
+def _save_coverage(coverage: Coverage, update_fields: list[str] | None = None) -> None:
+    # Two counters adding a plan at the same rank at once: the unique constraint decides.
+    try:
+        with transaction.atomic():
+            coverage.save(update_fields=update_fields)
+    except IntegrityError:
+        raise Invalid(
+            f"The patient already has an active plan at rank {coverage.rank}.", field="rank"
+        ) from None
+
+
 def coverage_add(*, actor: User, patient: Patient, **values: Any) -> Coverage:
     """Add a plan from the patient's card (billing comes with the claims issue)."""
     authorize(actor, Cap.PATIENT_EDIT)
@@ -548,7 +572,7 @@ def coverage_add(*, actor: User, patient: Patient, **values: Any) -> Coverage:
         coverage = Coverage(patient=patient)
         _apply(coverage, COVERAGE_FIELDS, values)
         _check_coverage(coverage)
-        coverage.save()
+        _save_coverage(coverage)
         audit_record(
             actor=actor,
             action="patient.coverage.added",
@@ -570,7 +594,7 @@ def coverage_update(*, actor: User, coverage: Coverage, **values: Any) -> Covera
         changes = diff(before, snapshot(coverage, COVERAGE_FIELDS))
         if not changes:
             return coverage
-        coverage.save(update_fields=list(changes))
+        _save_coverage(coverage, update_fields=list(changes))
         audit_record(
             actor=actor,
             action="patient.coverage.updated",

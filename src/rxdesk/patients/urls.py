@@ -13,6 +13,13 @@ urlpatterns = [
     ),
     path("<int:pk>/allergies/none/", views.allergies_none, name="allergies_none"),
     path("<int:pk>/conditions/add/", views.condition_add, name="condition_add"),
+    path(
+        "<int:pk>/conditions/<int:condition_pk>/resolve/",
+        views.condition_resolve,
+        name="condition_resolve",
+    ),
     path("<int:pk>/measurements/add/", views.measurement_add, name="measurement_add"),
     path("<int:pk>/coverages/add/", views.coverage_add, name="coverage_add"),
+    path("<int:pk>/coverages/<int:coverage_pk>/end/", views.coverage_end, name="coverage_end"),
+    path("<int:pk>/identifiers/add/", views.identifier_add, name="identifier_add"),
 ]

@@ -1,9 +1,10 @@
 """Workstation screens for patients and prescribers: parse, call a service or query, render.
 
 Opening a patient's record goes through services.patient_record_open, which logs the PHI
-access. The small forms that add to a record (allergy, condition, measurement, coverage)
-are pages of their own with the patient's name and birth date for identification; they
-return to the record when saved."""
+access. The small forms that add to a record (allergy, condition, measurement, coverage,
+identifier) are pages of their own with the patient's name and birth date for
+identification; they return to the record when saved. Marking a condition resolved and
+ending a plan are buttons on the record."""
 
 from __future__ import annotations
 
@@ -19,20 +20,21 @@ from rxdesk.core.errors import NotFound
 from rxdesk.core.forms import FIELD_ERRORS, RxForm, bind_errors, initial_from
 from rxdesk.core.views import FORM, actor_of, is_partial, posted, screen
 from rxdesk.patients import queries, services
-from rxdesk.patients.choices import MeasurementKind
+from rxdesk.patients.choices import ConditionStatus, MeasurementKind
 from rxdesk.patients.forms import (
     AddressForm,
     AllergyForm,
     AllergyRemoveForm,
     ConditionForm,
     CoverageForm,
+    IdentifierForm,
     MeasurementForm,
     PatientForm,
     PatientSearchForm,
     PrescriberForm,
     PrescriberSearchForm,
 )
-from rxdesk.patients.models import Allergy, Patient
+from rxdesk.patients.models import Allergy, Condition, Coverage, Patient
 
 # --- Patients ---------------------------------------------------------------------------------
 
@@ -113,6 +115,7 @@ def _record(patient: Patient) -> dict[str, Any]:
         "weight": latest["weight"],
         "height": latest["height"],
         "coverages": list(patient.coverages.order_by("-active", "rank")),
+        "identifiers": list(patient.identifiers.order_by("kind", "value")),
     }
 
 
@@ -267,6 +270,26 @@ def condition_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _condition_of(patient: Patient, condition_pk: int) -> Condition:
+    condition = patient.conditions.filter(pk=condition_pk).first()
+    if condition is None:
+        raise NotFound("No such condition on this patient's record.")
+    return condition
+
+
+@screen(methods=("POST",))
+def condition_resolve(request: HttpRequest, pk: int, condition_pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    patient = queries.patient_for(actor=actor, patient_id=pk)
+    condition = _condition_of(patient, condition_pk)
+    try:
+        services.condition_update(actor=actor, condition=condition, status=ConditionStatus.RESOLVED)
+    except FIELD_ERRORS as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("patient_detail", kwargs={"pk": patient.pk}) + "#conditions")
+    return _saved(request, patient, f"{condition.description} is marked resolved.", "conditions")
+
+
 @screen(methods=FORM)
 def measurement_add(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_of(request)
@@ -310,6 +333,51 @@ def coverage_add(request: HttpRequest, pk: int) -> HttpResponse:
             return _saved(request, patient, "The plan is on the record.", "coverages")
     return _subform(
         request, patient, form, title="Add an insurance plan", submit="Add plan", draft="coverage"
+    )
+
+
+def _coverage_of(patient: Patient, coverage_pk: int) -> Coverage:
+    coverage = patient.coverages.filter(pk=coverage_pk).first()
+    if coverage is None:
+        raise NotFound("No such plan on this patient's record.")
+    return coverage
+
+
+@screen(methods=("POST",))
+def coverage_end(request: HttpRequest, pk: int, coverage_pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    patient = queries.patient_for(actor=actor, patient_id=pk)
+    coverage = _coverage_of(patient, coverage_pk)
+    try:
+        services.coverage_update(actor=actor, coverage=coverage, active=False)
+    except FIELD_ERRORS as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("patient_detail", kwargs={"pk": patient.pk}) + "#coverages")
+    return _saved(request, patient, "The plan is ended.", "coverages")
+
+
+@screen(methods=FORM)
+def identifier_add(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    require(actor, Cap.PATIENT_EDIT)
+    patient = queries.patient_for(actor=actor, patient_id=pk)
+    form = IdentifierForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            ident = services.identifier_add(actor=actor, patient=patient, **form.cleaned_data)
+        except FIELD_ERRORS as exc:
+            bind_errors(form, exc)
+        else:
+            return _saved(
+                request, patient, f"The {ident.get_kind_display()} is on the record.", "identifiers"
+            )
+    return _subform(
+        request,
+        patient,
+        form,
+        title="Add an identifier",
+        submit="Add identifier",
+        draft="identifier",
     )
 
 
