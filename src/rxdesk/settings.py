@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "ninja",
     "rxdesk.core",
     "rxdesk.patients",
+    "rxdesk.catalog",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Catalog writes: imports, flags, prices (see the issue: drug catalog)."""
