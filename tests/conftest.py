@@ -127,3 +127,17 @@ def on_postgres() -> bool:
 
 
 TODAY = dt.date.today()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup, django_db_blocker):
+    """Torn down before the test database is dropped: a live server's or a worker thread's
+    PostgreSQL session would otherwise keep the test database 'in use by other users'."""
+    yield
+    if not on_postgres():
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
