@@ -32,10 +32,10 @@ def _setup() -> str:
 
 def main() -> None:
     vendor = _setup()
-    from bench import audit_bench, search_bench
+    from bench import audit_bench, catalog_import_bench, catalog_search_bench, search_bench
 
     records: list[dict[str, object]] = []
-    for module in (audit_bench, search_bench):
+    for module in (audit_bench, search_bench, catalog_import_bench, catalog_search_bench):
         for record in module.run():
             record.setdefault("database", vendor)
             record.setdefault("workers", 1)

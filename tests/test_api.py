@@ -83,6 +83,7 @@ def test_a_bearer_token_acts_as_its_user(technician):
         "role": "technician",
         "site": "Riverside Test Pharmacy",
         "capabilities": [
+            "catalog.view",
             "patient.edit",
             "patient.view",
             "prescriber.edit",

@@ -18,6 +18,7 @@ from rxdesk.api import api
 from rxdesk.core.choices import Role
 from rxdesk.core.models import AuditEvent, Site, User
 from rxdesk.patients.models import Condition, Coverage
+from tests.catalog.factories import PackageFactory, ProductFactory
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
@@ -35,6 +36,7 @@ PATIENT_WRITERS = frozenset({T, TT, RPH, PIC})
 PRESCRIBER_WRITERS = frozenset({T, RPH, PIC})
 SITE_EDITORS = frozenset({PIC, ADM})
 AUDIT_READERS = frozenset({PIC, AUD})
+CATALOG_EDITORS = frozenset({PIC})
 
 P = "/api/v1"
 
@@ -61,6 +63,14 @@ def _coverage(site: Site) -> Any:
 
 def _prescriber(site: Site) -> Any:
     return PrescriberFactory(site=site)
+
+
+def _package(site: Site) -> Any:
+    return PackageFactory()
+
+
+def _product(site: Site) -> Any:
+    return ProductFactory()
 
 
 API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
@@ -191,6 +201,31 @@ API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
                 "postal_code": "62704",
                 "phone": "217-555-1100",
             },
+        ),
+    ),
+    # The catalog holds no PHI: every role reads it; only the PIC keeps its flags.
+    ("GET", "/catalog/ndc/{code}"): (
+        EVERYONE,
+        200,
+        lambda s, u: (f"{P}/catalog/ndc/{_package(s).ndc11}", None),
+    ),
+    ("GET", "/catalog/search"): (EVERYONE, 200, lambda s, u: (f"{P}/catalog/search?q=pro", None)),
+    ("GET", "/catalog/products/{product_id}"): (
+        EVERYONE,
+        200,
+        lambda s, u: (f"{P}/catalog/products/{_product(s).pk}", None),
+    ),
+    ("PATCH", "/catalog/products/{product_id}/flags"): (
+        CATALOG_EDITORS,
+        200,
+        lambda s, u: (f"{P}/catalog/products/{_product(s).pk}/flags", {"high_alert": True}),
+    ),
+    ("PUT", "/catalog/products/{product_id}/look-alikes"): (
+        CATALOG_EDITORS,
+        200,
+        lambda s, u: (
+            f"{P}/catalog/products/{_product(s).pk}/look-alikes",
+            {"partners": [_product(s).pk]},
         ),
     ),
 }

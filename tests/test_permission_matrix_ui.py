@@ -17,6 +17,7 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from rxdesk.catalog.models import Product
 from rxdesk.core.choices import Role
 from rxdesk.core.models import AuditEvent, Site, User
 from rxdesk.patients.models import (
@@ -29,6 +30,7 @@ from rxdesk.patients.models import (
     Prescriber,
     PrescriberAddress,
 )
+from tests.catalog.factories import ProductFactory
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
@@ -47,6 +49,7 @@ SITE_EDITORS = frozenset({PIC, ADM})
 STAFF_READERS = frozenset({PIC, AUD, ADM})
 AUDIT_READERS = frozenset({PIC, AUD})
 AUDIT_VERIFIERS = frozenset({PIC, AUD, ADM})
+CATALOG_EDITORS = frozenset({PIC})
 NOBODY: frozenset[Role] = frozenset()
 
 Kwargs = Callable[[Site], dict[str, Any]]
@@ -77,6 +80,10 @@ def coverage(site: Site) -> dict[str, Any]:
 
 def prescriber(site: Site) -> dict[str, Any]:
     return {"pk": PrescriberFactory(site=site).pk}
+
+
+def product(site: Site) -> dict[str, Any]:
+    return {"pk": ProductFactory().pk}
 
 
 def staff(site: Site) -> dict[str, Any]:
@@ -114,6 +121,10 @@ UI_MATRIX: dict[str, tuple[Kwargs, frozenset[Role] | None, frozenset[Role], int 
     "prescriber_detail": (prescriber, CLINICAL, NOBODY, None),
     "prescriber_edit": (prescriber, PRESCRIBER_WRITERS, PRESCRIBER_WRITERS, 422),
     "prescriber_address_add": (prescriber, PRESCRIBER_WRITERS, PRESCRIBER_WRITERS, 422),
+    "catalog_search": (none, EVERYONE, NOBODY, None),
+    "catalog_scan": (none, EVERYONE, NOBODY, None),
+    "catalog_product": (product, EVERYONE, NOBODY, None),
+    "catalog_product_flags": (product, CATALOG_EDITORS, CATALOG_EDITORS, 422),
 }
 
 # Sign-in and second-factor pages answer everyone; they are tested in tests/core/test_auth.py
@@ -136,6 +147,7 @@ WATCHED: list[type[Model]] = [
     PrescriberAddress,
     User,
     Site,
+    Product,
 ]
 
 

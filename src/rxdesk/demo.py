@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.db import transaction
 
+from rxdesk.catalog.models import ApplicationProduct, ImportRun, Product
+from rxdesk.catalog.services import catalog_import_ndc, catalog_import_te
 from rxdesk.core.choices import Certification, PracticeSetting, Role
 from rxdesk.core.identifiers import dea_check_digit, npi_check_digit
 from rxdesk.core.models import Site, User
@@ -19,6 +22,8 @@ from rxdesk.patients import services as patients
 from rxdesk.patients.choices import AllergenKind, Severity
 
 DEMO_SITE = "Riverside Community Pharmacy"
+# A real subset of the FDA NDC Directory and Drugs@FDA, made by bench/make_demo_catalog.py.
+DEMO_CATALOG = Path(__file__).resolve().parent / "catalog" / "data"
 DEMO_PASSWORD = "riverside-demo-2026"
 
 
@@ -120,9 +125,10 @@ PATIENTS = [
 
 
 def demo_load() -> Site:
-    """Create the demo pharmacy if it is not there yet; return it."""
+    """Create the demo pharmacy if it is not there yet, with its drug catalog; return it."""
     existing = Site.objects.filter(name=DEMO_SITE).first()
     if existing:
+        demo_catalog_load(User.objects.filter(site=existing, username="pic").first())
         return existing
     with transaction.atomic():
         site = _site()
@@ -183,7 +189,30 @@ def demo_load() -> Site:
             patients.measurement_record(
                 actor=tech, patient=patient, kind="weight", value=str(20 + i * 7), unit="kg"
             )
+        demo_catalog_load(pic)
         return site
+
+
+def demo_catalog_load(actor: User | None) -> ImportRun | None:
+    """Load the drug catalog shipped with rxdesk (a few hundred real products, with their
+    Orange Book TE codes) through the importers; return the NDC import's run, or None when
+    there was nothing to do: the subset is loaded already, or a fuller directory is (which
+    the subset must not retire)."""
+    demo_ids = {
+        line.split(b"\t", 1)[0].decode("latin-1")
+        for line in (DEMO_CATALOG / "demo_product.txt").read_bytes().splitlines()[1:]
+        if line.strip()
+    }
+    held = set(Product.objects.values_list("product_id", flat=True))
+    if held - demo_ids or (demo_ids <= held and ApplicationProduct.objects.exists()):
+        return None
+    run = catalog_import_ndc(
+        actor=actor,
+        product_file=DEMO_CATALOG / "demo_product.txt",
+        package_file=DEMO_CATALOG / "demo_package.txt",
+    )
+    catalog_import_te(actor=actor, directory=DEMO_CATALOG / "demo_te")
+    return run
 
 
 def _site() -> Site:

@@ -6,5 +6,6 @@ urlpatterns = [
     path("", include("rxdesk.core.urls")),
     path("patients/", include("rxdesk.patients.urls")),
     path("prescribers/", include("rxdesk.patients.urls_prescribers")),
+    path("catalog/", include("rxdesk.catalog.urls")),
     path("api/v1/", api.urls),
 ]

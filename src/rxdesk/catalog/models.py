@@ -19,15 +19,15 @@ class Product(models.Model):
     product_id = models.CharField("FDA PRODUCTID", max_length=80, unique=True)
     product_ndc = models.CharField(max_length=10, db_index=True, help_text="e.g. 0002-3227")
     product_type = models.CharField(max_length=60)
-    name = models.CharField("proprietary name", max_length=300)
+    name = models.CharField("proprietary name", max_length=500)
     name_suffix = models.CharField(max_length=200, blank=True)
     generic_name = models.CharField("nonproprietary name", max_length=600, blank=True)
     tall_man_name = models.CharField(
-        max_length=300, blank=True, help_text="FDA/ISMP tall-man lettering, where it applies"
+        max_length=500, blank=True, help_text="FDA/ISMP tall-man lettering, where it applies"
     )
     dosage_form = models.CharField(max_length=100, blank=True)
     route = models.CharField(max_length=200, blank=True)
-    strength = models.CharField(max_length=500, blank=True, help_text="e.g. 10 mg/1; 25 mg/1")
+    strength = models.TextField(blank=True, help_text="e.g. 10 mg/1; 25 mg/1")
     substances = models.TextField(blank=True)
     pharm_classes = models.TextField(blank=True)
     marketing_category = models.CharField(max_length=60, blank=True)
@@ -107,7 +107,7 @@ class Package(models.Model):
     ndc11 = models.CharField("NDC (11-digit)", max_length=11, unique=True)
     ndc10 = models.CharField("NDC as printed", max_length=12, help_text="e.g. 0002-3227-30")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="packages")
-    description = models.CharField(max_length=500)
+    description = models.CharField(max_length=1000)
     billing_unit = models.CharField(max_length=2, choices=BillingUnit.choices)
     package_quantity = models.DecimalField(
         max_digits=12, decimal_places=3, help_text="Billing units in the package"
@@ -141,7 +141,9 @@ class ApplicationProduct(models.Model):
     form = models.CharField(max_length=200, blank=True)
     strength = models.CharField(max_length=300, blank=True)
     reference_drug = models.BooleanField(default=False)
-    te_code = models.CharField("TE code", max_length=10, blank=True, db_index=True)
+    te_code = models.CharField(
+        "TE code", max_length=40, blank=True, db_index=True, help_text="e.g. AB, or AB1,AB2"
+    )
     marketing_status = models.CharField(max_length=40, blank=True)
 
     class Meta:

@@ -32,22 +32,34 @@ class Cap(StrEnum):
     AUDIT_EXPORT = "audit.export"
     AUDIT_VERIFY = "audit.verify"
     TOKEN_CREATE = "token.create"
+    CATALOG_VIEW = "catalog.view"
+    CATALOG_EDIT = "catalog.edit"
+    CATALOG_IMPORT = "catalog.import"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW}
 _CLINICAL_WRITE = {Cap.PATIENT_EDIT, Cap.PRESCRIBER_EDIT}
+# The drug catalog is reference data with no PHI: everyone who signs in may read it.
+_CATALOG_READ = {Cap.CATALOG_VIEW}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
-    Role.TECHNICIAN: frozenset(_CLINICAL_READ | _CLINICAL_WRITE | {Cap.SITE_VIEW}),
+    Role.TECHNICIAN: frozenset(_CLINICAL_READ | _CLINICAL_WRITE | _CATALOG_READ | {Cap.SITE_VIEW}),
     # A trainee types patients under supervision but does not maintain the prescriber file.
-    Role.TECHNICIAN_IN_TRAINING: frozenset(_CLINICAL_READ | {Cap.PATIENT_EDIT, Cap.SITE_VIEW}),
+    Role.TECHNICIAN_IN_TRAINING: frozenset(
+        _CLINICAL_READ | _CATALOG_READ | {Cap.PATIENT_EDIT, Cap.SITE_VIEW}
+    ),
     Role.PHARMACIST: frozenset(
-        _CLINICAL_READ | _CLINICAL_WRITE | {Cap.SITE_VIEW, Cap.TOKEN_CREATE}
+        _CLINICAL_READ | _CLINICAL_WRITE | _CATALOG_READ | {Cap.SITE_VIEW, Cap.TOKEN_CREATE}
     ),
     Role.PHARMACIST_IN_CHARGE: frozenset(
         _CLINICAL_READ
         | _CLINICAL_WRITE
+        | _CATALOG_READ
         | {
+            # The PIC keeps the drug file's flags (state scheduling, hazardous, high-alert).
+            Cap.CATALOG_EDIT,
+            # Loading the FDA files replaces the drug file the whole pharmacy works from.
+            Cap.CATALOG_IMPORT,
             Cap.SITE_VIEW,
             Cap.SITE_EDIT,
             Cap.STAFF_VIEW,
@@ -59,13 +71,16 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         }
     ),
     # Minimum necessary (HIPAA): stock work needs no patient record.
-    Role.INVENTORY_SPECIALIST: frozenset({Cap.SITE_VIEW}),
+    Role.INVENTORY_SPECIALIST: frozenset(_CATALOG_READ | {Cap.SITE_VIEW}),
     Role.AUDITOR: frozenset(
-        {Cap.SITE_VIEW, Cap.STAFF_VIEW, Cap.AUDIT_VIEW, Cap.AUDIT_EXPORT, Cap.AUDIT_VERIFY}
+        _CATALOG_READ
+        | {Cap.SITE_VIEW, Cap.STAFF_VIEW, Cap.AUDIT_VIEW, Cap.AUDIT_EXPORT, Cap.AUDIT_VERIFY}
     ),
     # The system administrator runs the site and its accounts, not patient care.
     Role.ADMIN: frozenset(
-        {
+        _CATALOG_READ
+        | {
+            Cap.CATALOG_IMPORT,
             Cap.SITE_VIEW,
             Cap.SITE_EDIT,
             Cap.STAFF_VIEW,
@@ -79,7 +94,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
 # Steps that a state board lets only a currently registered technician or a currently
 # licensed pharmacist take. Other capabilities (reading the audit log, running the site)
 # need no practice credential.
-CREDENTIALED: frozenset[Cap] = frozenset(_CLINICAL_WRITE | {Cap.STAFF_EDIT})
+CREDENTIALED: frozenset[Cap] = frozenset(_CLINICAL_WRITE | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT})
 
 
 def has(user: User | None, cap: Cap) -> bool:
