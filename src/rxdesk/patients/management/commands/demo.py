@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import CommandParser
 
+from rxdesk.catalog.models import Package, Product
 from rxdesk.core.management.base import RxCommand
 from rxdesk.demo import DEMO_PASSWORD, DEMO_USERS, demo_load
 
@@ -22,6 +23,12 @@ class Command(RxCommand):
         self.stdout.write("Database ready. Loading the demo pharmacy…")
         site = demo_load()
         self.stdout.write(self.style.SUCCESS(f"Demo pharmacy: {site.name}"))
+        products = Product.objects.filter(active=True).count()
+        packages = Package.objects.filter(active=True).count()
+        self.stdout.write(
+            f"Drug catalog: {products:,} products, {packages:,} packages. Load the full FDA "
+            "NDC Directory with: rxdesk import-ndc product.txt package.txt"
+        )
         self.stdout.write(f"\nSign in at http://{options['host']}:{options['port']}/ as:")
         width = max(len(u.username) for u in DEMO_USERS)
         for u in DEMO_USERS:
