@@ -95,9 +95,9 @@ SQLITE_BACKWARD = [
 
 # PostgreSQL keeps the words of each product in a tsvector column that Django does not
 # know about, set by a trigger on every insert and on every update of an indexed column
-# (computing it per row at query time would make a broad query scan the table). A trigger
-# rather than a generated column, so that a later migration may still change the type of
-# an indexed column (PostgreSQL refuses that for a column a generated column reads).
+# (computing it per row at query time would make a broad query scan the table). A
+# migration that changes the type of a column named in the trigger's UPDATE OF list must
+# drop the trigger first and recreate it after (see 0003).
 # The words: lower case, every run of characters other than letters and digits one space —
 # what SQLite's unicode61 tokenizer sees.
 def _pg_document(row):
