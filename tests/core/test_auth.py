@@ -349,3 +349,32 @@ def test_a_site_requiring_mfa_sends_a_pharmacist_without_a_device_to_enrol(
     other = Client()
     sign_in(other, "auditor")
     assert other.get("/").status_code == 200
+
+
+def test_mfa_enrolment_is_confirmed_and_audited_in_one_step(site, pharmacist, technician):
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from rxdesk.core.errors import Conflict
+    from rxdesk.core.models import AuditEvent
+    from rxdesk.core.services import mfa_enrolment_confirm, mfa_enrolment_start
+
+    device = mfa_enrolment_start(user=pharmacist)
+    assert mfa_enrolment_start(user=pharmacist).pk == device.pk  # one pending device
+    before = AuditEvent.objects.count()
+
+    # a wrong code confirms nothing and records nothing
+    assert mfa_enrolment_confirm(user=pharmacist, device=device, token="abc123") is False
+    assert mfa_enrolment_confirm(user=pharmacist, device=device, token="12345") is False
+    assert AuditEvent.objects.count() == before
+    # nobody confirms another person's authenticator
+    with pytest.raises(Conflict):
+        mfa_enrolment_confirm(user=technician, device=device, token="000000")
+    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+
+    code = f"{TOTP(device.bin_key, device.step, device.t0, device.digits).token():06d}"
+    assert mfa_enrolment_confirm(user=pharmacist, device=device, token=code) is True
+    assert TOTPDevice.objects.get(pk=device.pk).confirmed
+    event = AuditEvent.objects.order_by("-id").first()
+    assert (event.action, event.actor_name) == ("auth.mfa_enrolled", pharmacist.username)
+    assert AuditEvent.objects.count() == before + 1

@@ -26,6 +26,7 @@ or digits lists nothing.
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ def _upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(following)
 
 
-class _Backend:
+class _Backend(abc.ABC):
     """The SQL of each ranking tier for one database; every tier reads at most ``n`` ids,
     in name order, from products whose ``active`` is as asked."""
 
@@ -164,13 +165,14 @@ class _Backend:
             return self.ids(sql, [*params, n])
         return self.rest(terms, active=active, n=n)
 
+    @abc.abstractmethod
     def rest(self, terms: Terms, *, active: bool, n: int) -> list[int]:
-        raise NotImplementedError
+        """The last tier: any other match."""
 
+    @abc.abstractmethod
     def match(self, terms: Terms, *, anchor: str) -> tuple[str, list[Any]]:
         """A condition that every typed word matches, the first at the start of the name or
         generic name (``anchor``)."""
-        raise NotImplementedError
 
 
 class _Sqlite(_Backend):

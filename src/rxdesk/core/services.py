@@ -412,6 +412,36 @@ def audit_chain_verify(*, actor: User) -> ChainReport:
     return report
 
 
+def mfa_enrolment_start(*, user: User) -> Any:
+    """The user's pending (unconfirmed) authenticator, created on first need. Nothing is
+    audited until it is confirmed: an unconfirmed device never lets anyone in."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return device
+
+
+def mfa_enrolment_confirm(*, user: User, device: Any, token: str) -> bool:
+    """Confirm a pending authenticator with one code from it; record the enrolment.
+    False (and nothing written) when the code does not match."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if device.user_id != user.pk or device.confirmed:
+        raise Conflict("This authenticator is not waiting to be confirmed.")
+    if not (token.isdigit() and len(token) == 6 and device.verify_token(token)):
+        return False
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        audit_record(
+            actor=user, action="auth.mfa_enrolled", object_type="core.user", object_id=user.pk
+        )
+    return True
+
+
 def site_default() -> Site | None:
     return Site.objects.order_by("pk").first()
 

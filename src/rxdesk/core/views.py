@@ -15,7 +15,6 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -41,7 +40,7 @@ from rxdesk.core.forms import (
 )
 from rxdesk.core.middleware import mfa_needed
 from rxdesk.core.models import AuditEvent, Site, User
-from rxdesk.core.services import auth_event
+from rxdesk.core.services import auth_event, mfa_enrolment_confirm, mfa_enrolment_start
 
 
 class SignInView(LoginView):
@@ -102,19 +101,12 @@ def mfa_enroll(request: HttpRequest) -> HttpResponse:
     user = request.user
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists() and not user.is_verified():  # type: ignore[union-attr]
         return redirect("mfa_verify")
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    device = mfa_enrolment_start(user=user)  # type: ignore[arg-type]
     error = ""
     if request.method == "POST":
         token = "".join(request.POST.get("code", "").split())
-        if token.isdigit() and len(token) == 6 and device.verify_token(token):
-            with transaction.atomic():
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
-                TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        if mfa_enrolment_confirm(user=user, device=device, token=token):  # type: ignore[arg-type]
             otp_login(request, device)
-            auth_event(actor=user, action="auth.mfa_enrolled")  # type: ignore[arg-type]
             messages.success(
                 request,
                 "Your authenticator is set up. You will be asked for a code each time you sign in.",
