@@ -20,6 +20,7 @@ from rxdesk.core.models import AuditEvent, Site, User
 from rxdesk.patients.models import Condition, Coverage
 from tests.catalog.factories import PackageFactory, ProductFactory
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+from tests.inventory.matrix import API_ROWS as INVENTORY_API_ROWS
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
     Role.TECHNICIAN,
@@ -229,6 +230,9 @@ API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
         ),
     ),
 }
+
+# The inventory keeps its rows beside its own tests (tests/inventory/matrix_*.py).
+API_MATRIX.update(INVENTORY_API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

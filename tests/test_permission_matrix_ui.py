@@ -32,6 +32,8 @@ from rxdesk.patients.models import (
 )
 from tests.catalog.factories import ProductFactory
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+from tests.inventory.matrix import UI_ROWS as INVENTORY_UI_ROWS
+from tests.inventory.matrix import WATCHED as INVENTORY_WATCHED
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
     Role.TECHNICIAN,
@@ -149,6 +151,11 @@ WATCHED: list[type[Model]] = [
     Site,
     Product,
 ]
+
+
+# The inventory keeps its rows beside its own tests (tests/inventory/matrix_*.py).
+UI_MATRIX.update(INVENTORY_UI_ROWS)
+WATCHED.extend(INVENTORY_WATCHED)
 
 
 def _names(patterns: list[Any]) -> set[str]:

@@ -173,6 +173,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _add_routers() -> None:
     from rxdesk.catalog.api import router as catalog_router
     from rxdesk.core.api import router as core_router
+    from rxdesk.inventory.api import router as inventory_router
     from rxdesk.patients.api import prescribers as prescriber_router
     from rxdesk.patients.api import router as patient_router
 
@@ -180,6 +181,7 @@ def _add_routers() -> None:
     api.add_router("/patients", patient_router)
     api.add_router("/prescribers", prescriber_router)
     api.add_router("/catalog", catalog_router)
+    api.add_router("/inventory", inventory_router)
 
 
 _add_routers()

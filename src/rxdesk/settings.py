@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "rxdesk.core",
     "rxdesk.patients",
     "rxdesk.catalog",
+    "rxdesk.inventory",
 ]
 
 MIDDLEWARE = [

@@ -7,5 +7,6 @@ urlpatterns = [
     path("patients/", include("rxdesk.patients.urls")),
     path("prescribers/", include("rxdesk.patients.urls_prescribers")),
     path("catalog/", include("rxdesk.catalog.urls")),
+    path("inventory/", include("rxdesk.inventory.urls")),
     path("api/v1/", api.urls),
 ]

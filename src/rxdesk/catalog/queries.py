@@ -93,7 +93,7 @@ def _scanned_packages(q: str) -> list[Package]:
         scan = parse_scan(q)
     except CodeError:
         return []
-    return _packages_for_scan(scan)
+    return packages_for_scan(scan)
 
 
 _AMOUNT = re.compile(r"(?<![/\w.])(\d*\.?\d+)")
@@ -168,7 +168,7 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text or "")
 
 
-def _packages_for_scan(scan: Scan) -> list[Package]:
+def packages_for_scan(scan: Scan) -> list[Package]:
     """The packages a scan can mean. A 10-digit code (typed without hyphens, or inside a
     UPC, GTIN or GS1 barcode) has three 11-digit readings; of the packages found, those
     whose printed 10-digit NDC is those very digits are the real match."""
@@ -195,7 +195,7 @@ def resolve_code(*, actor: User | None, code: str) -> Resolved:
         scan = parse_scan(code or "")
     except CodeError as exc:
         raise Invalid(str(exc), field="code") from None
-    packages = _packages_for_scan(scan)
+    packages = packages_for_scan(scan)
     if len(packages) == 1:
         return Resolved(package=packages[0], scan=scan)
     if not packages:
@@ -249,7 +249,7 @@ def products_by_ndc(codes: Iterable[str]) -> tuple[list[Product], list[str]]:
         product = Product.objects.filter(product_ndc=code).order_by("-active", "pk").first()
         if product is None:
             try:
-                packages = _packages_for_scan(parse_scan(code))
+                packages = packages_for_scan(parse_scan(code))
             except CodeError:
                 packages = []
             product = packages[0].product if len(packages) == 1 else None

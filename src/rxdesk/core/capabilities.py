@@ -35,27 +35,78 @@ class Cap(StrEnum):
     CATALOG_VIEW = "catalog.view"
     CATALOG_EDIT = "catalog.edit"
     CATALOG_IMPORT = "catalog.import"
+    INVENTORY_VIEW = "inventory.view"
+    INVENTORY_SETUP = "inventory.setup"
+    INVENTORY_RECEIVE = "inventory.receive"
+    INVENTORY_ORDER = "inventory.order"
+    INVENTORY_COUNT = "inventory.count"
+    INVENTORY_ADJUST = "inventory.adjust"
+    INVENTORY_APPROVE = "inventory.approve"
+    INVENTORY_RECALL = "inventory.recall"
+    INVENTORY_TRANSFER = "inventory.transfer"
+    INVENTORY_RETURN = "inventory.return"
+    STOCK_DISPENSE = "stock.dispense"
+    COLD_CHAIN_RECORD = "coldchain.record"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW}
 _CLINICAL_WRITE = {Cap.PATIENT_EDIT, Cap.PRESCRIBER_EDIT}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
 _CATALOG_READ = {Cap.CATALOG_VIEW}
+# Stock work every technician does: receive, order, count, transfer, return, log fridges.
+_STOCK_WORK = {
+    Cap.INVENTORY_VIEW,
+    Cap.INVENTORY_RECEIVE,
+    Cap.INVENTORY_ORDER,
+    Cap.INVENTORY_COUNT,
+    Cap.INVENTORY_TRANSFER,
+    Cap.INVENTORY_RETURN,
+    Cap.COLD_CHAIN_RECORD,
+}
+# Taking stock out of the ledger without a sale, and entering recalls.
+_STOCK_CONTROL = {Cap.INVENTORY_ADJUST, Cap.INVENTORY_RECALL}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
-    Role.TECHNICIAN: frozenset(_CLINICAL_READ | _CLINICAL_WRITE | _CATALOG_READ | {Cap.SITE_VIEW}),
-    # A trainee types patients under supervision but does not maintain the prescriber file.
+    Role.TECHNICIAN: frozenset(
+        _CLINICAL_READ
+        | _CLINICAL_WRITE
+        | _CATALOG_READ
+        | _STOCK_WORK
+        | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
+    ),
+    # A trainee types patients, fills, counts and logs temperatures under supervision, but
+    # does not maintain the prescriber file or check in deliveries.
     Role.TECHNICIAN_IN_TRAINING: frozenset(
-        _CLINICAL_READ | _CATALOG_READ | {Cap.PATIENT_EDIT, Cap.SITE_VIEW}
+        _CLINICAL_READ
+        | _CATALOG_READ
+        | {
+            Cap.PATIENT_EDIT,
+            Cap.SITE_VIEW,
+            Cap.INVENTORY_VIEW,
+            Cap.INVENTORY_COUNT,
+            Cap.COLD_CHAIN_RECORD,
+            Cap.STOCK_DISPENSE,
+        }
     ),
     Role.PHARMACIST: frozenset(
-        _CLINICAL_READ | _CLINICAL_WRITE | _CATALOG_READ | {Cap.SITE_VIEW, Cap.TOKEN_CREATE}
+        _CLINICAL_READ
+        | _CLINICAL_WRITE
+        | _CATALOG_READ
+        | _STOCK_WORK
+        | _STOCK_CONTROL
+        # Approving count adjustments and releasing quarantined stock is a pharmacist's call.
+        | {Cap.SITE_VIEW, Cap.TOKEN_CREATE, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
     ),
     Role.PHARMACIST_IN_CHARGE: frozenset(
         _CLINICAL_READ
         | _CLINICAL_WRITE
         | _CATALOG_READ
+        | _STOCK_WORK
+        | _STOCK_CONTROL
         | {
+            Cap.STOCK_DISPENSE,
+            Cap.INVENTORY_APPROVE,
+            Cap.INVENTORY_SETUP,
             # The PIC keeps the drug file's flags (state scheduling, hazardous, high-alert).
             Cap.CATALOG_EDIT,
             # Loading the FDA files replaces the drug file the whole pharmacy works from.
@@ -71,10 +122,19 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         }
     ),
     # Minimum necessary (HIPAA): stock work needs no patient record.
-    Role.INVENTORY_SPECIALIST: frozenset(_CATALOG_READ | {Cap.SITE_VIEW}),
+    Role.INVENTORY_SPECIALIST: frozenset(
+        _CATALOG_READ | _STOCK_WORK | _STOCK_CONTROL | {Cap.SITE_VIEW, Cap.INVENTORY_SETUP}
+    ),
     Role.AUDITOR: frozenset(
         _CATALOG_READ
-        | {Cap.SITE_VIEW, Cap.STAFF_VIEW, Cap.AUDIT_VIEW, Cap.AUDIT_EXPORT, Cap.AUDIT_VERIFY}
+        | {
+            Cap.INVENTORY_VIEW,
+            Cap.SITE_VIEW,
+            Cap.STAFF_VIEW,
+            Cap.AUDIT_VIEW,
+            Cap.AUDIT_EXPORT,
+            Cap.AUDIT_VERIFY,
+        }
     ),
     # The system administrator runs the site and its accounts, not patient care.
     Role.ADMIN: frozenset(
@@ -94,7 +154,9 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
 # Steps that a state board lets only a currently registered technician or a currently
 # licensed pharmacist take. Other capabilities (reading the audit log, running the site)
 # need no practice credential.
-CREDENTIALED: frozenset[Cap] = frozenset(_CLINICAL_WRITE | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT})
+CREDENTIALED: frozenset[Cap] = frozenset(
+    _CLINICAL_WRITE | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
+)
 
 
 def has(user: User | None, cap: Cap) -> bool:

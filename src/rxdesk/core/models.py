@@ -30,11 +30,23 @@ from rxdesk.core.validators import (
 )
 
 
+class Organization(models.Model):
+    """A pharmacy business that owns one or more sites; stock moves between its sites."""
+
+    name = models.CharField(max_length=120, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Site(models.Model):
     """One pharmacy: its licences, identifiers and local settings. Every site-owned row
     carries its site, and each site has its own audit chain."""
 
     name = models.CharField(max_length=120)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="sites"
+    )
     address_line1 = models.CharField(max_length=120, blank=True)
     address_line2 = models.CharField(max_length=120, blank=True)
     city = models.CharField(max_length=80, blank=True)
