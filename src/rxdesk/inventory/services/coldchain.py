@@ -1,0 +1,1 @@
+"""Inventory services: coldchain (being written)."""

@@ -1,0 +1,1 @@
+"""Inventory services: counts (being written)."""

@@ -1,0 +1,1 @@
+"""Inventory services: ordering (being written)."""

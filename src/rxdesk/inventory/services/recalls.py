@@ -1,0 +1,1 @@
+"""Inventory services: recalls (being written)."""

@@ -1,0 +1,1 @@
+"""Inventory services: receiving (being written)."""

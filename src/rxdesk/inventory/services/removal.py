@@ -1,0 +1,1 @@
+"""Inventory services: removal (being written)."""
