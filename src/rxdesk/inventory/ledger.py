@@ -18,7 +18,7 @@ constraint on (site, lot) and a retry inside a savepoint.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -313,44 +313,62 @@ def take(
                 today=today,
             )
         ]
+    # Lock every candidate row first, in ascending id order — the one order every
+    # transaction that changes several balances uses (see lock_in_order) — so two
+    # dispensings of the same drug can never deadlock on PostgreSQL. Locking re-reads each
+    # row as committed, so the amounts below are exact; SQLite serialises writers anyway.
+    candidate_ids = list(dispensable_balances(site, package, today).values_list("pk", flat=True))
+    locked = lock_in_order(candidate_ids)
+    usable = sorted(
+        (b for b in locked if b.on_hand > 0 and dispensable(b, today)),
+        key=lambda b: (b.lot.expiry is None, b.lot.expiry or today, b.lot_id),
+    )
+    total = sum((b.on_hand for b in usable), Decimal(0))
+    if total < quantity:
+        raise Conflict(
+            f"Only {total.normalize():f} {package.billing_unit} of NDC {package.ndc10} can be "
+            f"dispensed (in date and available); {quantity.normalize():f} needed.",
+            field="quantity",
+            code_detail="insufficient_stock",
+        )
     moves: list[StockMove] = []
     remaining = quantity
-    # A concurrent writer may empty a lot between our read and our update; re-read and
-    # go on with the next lot. The loop ends: each pass either takes stock or sees less.
-    for _attempt in range(20):
-        candidates: Sequence[StockBalance] = list(dispensable_balances(site, package, today))
-        if sum((b.on_hand for b in candidates), Decimal(0)) < remaining:
-            break
-        for balance in candidates:
-            if remaining <= 0:
-                break
-            portion = min(balance.on_hand, remaining)
-            try:
-                with transaction.atomic():
-                    move = post_out(
-                        balance=balance,
-                        quantity=portion,
-                        reason=reason,
-                        actor=actor,
-                        ref=ref,
-                        patient_id=patient_id,
-                        note=note,
-                        dispensable_only=True,
-                        today=today,
-                    )
-            except Conflict:
-                continue
-            moves.append(move)
-            remaining -= portion
+    for balance in usable:
         if remaining <= 0:
-            return moves
-    available = dispensable_balances(site, package, today).aggregate(total=Sum("on_hand"))
-    total = (available["total"] or Decimal(0)) + (quantity - remaining)
-    raise Conflict(
-        f"Only {total.normalize():f} {package.billing_unit} of NDC {package.ndc10} can be "
-        f"dispensed (in date and available); {quantity.normalize():f} needed.",
-        field="quantity",
-        code_detail="insufficient_stock",
+            break
+        portion = min(balance.on_hand, remaining)
+        moves.append(
+            post_out(
+                balance=balance,
+                quantity=portion,
+                reason=reason,
+                actor=actor,
+                ref=ref,
+                patient_id=patient_id,
+                note=note,
+                dispensable_only=True,
+                today=today,
+            )
+        )
+        remaining -= portion
+    return moves
+
+
+def lock_in_order(balance_ids: Iterable[int]) -> list[StockBalance]:
+    """Lock these balance rows in ascending id order and return them as committed now.
+
+    A transaction that changes several balances takes their row locks in this one order,
+    so two such transactions can never wait on each other in a circle (a PostgreSQL
+    deadlock). On SQLite ``select_for_update`` does nothing: IMMEDIATE transactions have
+    already serialised the writers."""
+    ids = sorted(set(balance_ids))
+    if not ids:
+        return []
+    return list(
+        StockBalance.objects.select_related("lot", "package", "site")
+        .select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .order_by("pk")
     )
 
 

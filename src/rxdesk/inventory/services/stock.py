@@ -521,19 +521,21 @@ def stock_transfer_send(
         transfer = StockTransfer.objects.create(
             from_site=where, to_site=to_site, sent_by=actor, note=note[:500]
         )
-        moves = []
+        parsed = []
         for index, line in enumerate(lines):
             balance = balance_at(where, line.get("balance"))
-            try:
-                qty = ledger.quantity_of(line.get("quantity"), field=f"lines.{index}.quantity")
-            except Invalid:
-                raise
+            qty = ledger.quantity_of(line.get("quantity"), field=f"lines.{index}.quantity")
+            parsed.append((balance, qty))
+        # Several balances change: take their locks in the ledger's one order.
+        fresh = {b.pk: b for b in ledger.lock_in_order(b.pk for b, _ in parsed)}
+        moves = []
+        for balance, qty in sorted(parsed, key=lambda pair: pair[0].pk):
             StockTransferLine.objects.create(
                 transfer=transfer, package_id=balance.package_id, lot=balance.lot, quantity=qty
             )
             moves.append(
                 ledger.post_out(
-                    balance=balance,
+                    balance=fresh[balance.pk],
                     quantity=qty,
                     reason=MoveReason.TRANSFER_OUT,
                     actor=actor,
@@ -568,6 +570,9 @@ def stock_transfer_receive(
         if claimed != 1:
             raise Conflict("This transfer has already been received.")
         place = location_of(where, location)
+        lines = list(transfer.lines.select_related("lot").order_by("id"))
+        rows = {line.pk: ledger.balance_row(site=where, lot=line.lot) for line in lines}
+        ledger.lock_in_order(row.pk for row in rows.values())
         moves = [
             ledger.post_in(
                 site=where,
@@ -578,7 +583,7 @@ def stock_transfer_receive(
                 ref=Ref("transfer", transfer.pk),
                 location=place,
             )
-            for line in transfer.lines.select_related("lot")
+            for line in sorted(lines, key=lambda line: rows[line.pk].pk)
         ]
         transfer.refresh_from_db()
         audit_record(
