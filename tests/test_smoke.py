@@ -3,6 +3,9 @@
 from rxdesk.core.audit import audit_verify
 from rxdesk.core.models import User
 from rxdesk.demo import DEMO_USERS, demo_load
+from rxdesk.inventory.demo import STOCK
+from rxdesk.inventory.ledger import ledger_verify
+from rxdesk.inventory.models import StockBalance, StockMove
 from rxdesk.patients.models import Patient, Prescriber
 
 
@@ -16,6 +19,13 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert Prescriber.objects.filter(site=site).count() == 8
     [report] = audit_verify()
     assert report.intact and report.events > 50
+    # every demo lot is on a shelf, the ledger agrees with itself, a few fills went out
+    lots = sum(len(rows) for _, _, rows in STOCK) + 1
+    assert StockBalance.objects.filter(site=site).count() == lots
+    assert StockMove.objects.filter(site=site, reason="dispense").count() >= 4
+    assert ledger_verify(site_id=site.pk) == (lots, [])
     # loading twice changes nothing
+    moves = StockMove.objects.count()
     assert demo_load().pk == site.pk
     assert Patient.objects.count() == 10
+    assert StockMove.objects.count() == moves

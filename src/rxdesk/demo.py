@@ -18,6 +18,7 @@ from rxdesk.core.choices import Certification, PracticeSetting, Role
 from rxdesk.core.identifiers import dea_check_digit, npi_check_digit
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import site_create, staff_create, staff_update
+from rxdesk.inventory.demo import demo_inventory_load
 from rxdesk.patients import services as patients
 from rxdesk.patients.choices import AllergenKind, Severity
 
@@ -129,6 +130,7 @@ def demo_load() -> Site:
     existing = Site.objects.filter(name=DEMO_SITE).first()
     if existing:
         demo_catalog_load(User.objects.filter(site=existing, username="pic").first())
+        demo_inventory_load(existing)
         return existing
     with transaction.atomic():
         site = _site()
@@ -190,6 +192,7 @@ def demo_load() -> Site:
                 actor=tech, patient=patient, kind="weight", value=str(20 + i * 7), unit="kg"
             )
         demo_catalog_load(pic)
+        demo_inventory_load(site)
         return site
 
 

@@ -159,6 +159,8 @@ def location_create(
                 raise Invalid("This field cannot be set here.", field=key)
             setattr(location, key, value)
         _check_range(location)
+        if StorageLocation.objects.filter(site=where, code=location.code).exists():
+            raise Invalid(f"Location {location.code} already exists here.", field="code")
         full_clean(location)
         location.save()
         audit_record(
@@ -199,6 +201,8 @@ def location_update(
                 raise Invalid("This field cannot be set here.", field=key)
             setattr(fresh, key, value)
         _check_range(fresh)
+        if StorageLocation.objects.filter(site=site, code=fresh.code).exclude(pk=fresh.pk).exists():
+            raise Invalid(f"Location {fresh.code} already exists here.", field="code")
         full_clean(fresh)
         fresh.save()
         after = {f: str(getattr(fresh, f)) for f in LOCATION_FIELDS}
@@ -429,10 +433,12 @@ def stock_status_set(
     """Quarantine, hold or mark damaged a lot at this site, or release it back to
     available (a pharmacist's decision). Recalled stock is released only by closing the
     recall; expired stock never."""
+    authorize(actor, Cap.INVENTORY_ADJUST)
     if status not in {s.value for s in HAND_SET}:
         raise Invalid("Choose quarantined, on hold, damaged or available.", field="status")
     releasing = status == LotStatus.AVAILABLE
-    authorize(actor, Cap.INVENTORY_APPROVE if releasing else Cap.INVENTORY_ADJUST)
+    if releasing:
+        authorize(actor, Cap.INVENTORY_APPROVE)
     if not (reason or "").strip():
         raise Invalid("Say why.", field="reason")
     with transaction.atomic():
@@ -523,26 +529,34 @@ def stock_transfer_send(
         )
         parsed = []
         for index, line in enumerate(lines):
-            balance = balance_at(where, line.get("balance"))
+            try:
+                balance = balance_at(where, line.get("balance"))
+            except NotFound:
+                raise Invalid(
+                    "No such stock at this site.", field=f"lines.{index}.balance"
+                ) from None
             qty = ledger.quantity_of(line.get("quantity"), field=f"lines.{index}.quantity")
-            parsed.append((balance, qty))
+            parsed.append((index, balance, qty))
         # Several balances change: take their locks in the ledger's one order.
-        fresh = {b.pk: b for b in ledger.lock_in_order(b.pk for b, _ in parsed)}
+        fresh = {b.pk: b for b in ledger.lock_in_order(b.pk for _, b, _ in parsed)}
         moves = []
-        for balance, qty in sorted(parsed, key=lambda pair: pair[0].pk):
+        for index, balance, qty in sorted(parsed, key=lambda item: item[1].pk):
             StockTransferLine.objects.create(
                 transfer=transfer, package_id=balance.package_id, lot=balance.lot, quantity=qty
             )
-            moves.append(
-                ledger.post_out(
-                    balance=fresh[balance.pk],
-                    quantity=qty,
-                    reason=MoveReason.TRANSFER_OUT,
-                    actor=actor,
-                    ref=Ref("transfer", transfer.pk),
-                    dispensable_only=True,
+            try:
+                moves.append(
+                    ledger.post_out(
+                        balance=fresh[balance.pk],
+                        quantity=qty,
+                        reason=MoveReason.TRANSFER_OUT,
+                        actor=actor,
+                        ref=Ref("transfer", transfer.pk),
+                        dispensable_only=True,
+                    )
                 )
-            )
+            except Conflict as exc:
+                raise Conflict(exc.message, field=f"lines.{index}.quantity") from None
         audit_record(
             actor=actor,
             site=where,
@@ -594,17 +608,3 @@ def stock_transfer_receive(
             data={"from_site": transfer.from_site_id, "moves": _moves_data(moves)},
         )
     return transfer
-
-
-def transfer_for(*, actor: User | None, transfer_id: int) -> StockTransfer:
-    """A transfer either end of which is the actor's site."""
-    authorize(actor, Cap.INVENTORY_VIEW)
-    from django.db.models import Q
-
-    qs = StockTransfer.objects.select_related("from_site", "to_site")
-    if actor is not None:
-        qs = qs.filter(Q(from_site=actor.site) | Q(to_site=actor.site))
-    found = qs.filter(pk=transfer_id).first()
-    if found is None:
-        raise NotFound("No such transfer.")
-    return found

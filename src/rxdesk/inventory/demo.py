@@ -1,0 +1,129 @@
+"""The demo pharmacy's stock room: storage locations (with a vaccine refrigerator and a
+freezer), opening stock of real demo-catalog packages in several lots — one of them
+short-dated — a Schedule II line received against its CSOS order, a few dispensings so the
+history screens have something to show. Everything goes through the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from rxdesk.catalog.models import Package
+from rxdesk.core.models import Site, User
+from rxdesk.inventory.models import StockMove
+from rxdesk.inventory.services.stock import location_create, stock_dispense, stock_receive
+
+LOCATIONS = [
+    # code, name, kind, min °C, max °C
+    ("A-01", "Bay A, shelf 1 (A–C)", "shelf", None, None),
+    ("A-02", "Bay A, shelf 2 (D–L)", "shelf", None, None),
+    ("A-03", "Bay A, shelf 3 (M–Z)", "shelf", None, None),
+    ("FR-1", "Vaccine and insulin refrigerator", "refrigerator", "2.0", "8.0"),
+    ("FZ-1", "Vaccine freezer", "freezer", "-50.0", "-15.0"),
+    ("VAULT", "Schedule II safe", "vault", None, None),
+    ("QUAR", "Quarantine shelf (do not dispense)", "quarantine", None, None),
+]
+
+# generic name (as in the demo catalog), location, [(lot, months to expiry, units)]
+STOCK = [
+    ("AMLODIPINE BESYLATE", "A-01", [("AM24117", 20, 500), ("AM25032", 28, 1000)]),
+    ("ATORVASTATIN CALCIUM", "A-01", [("AT24A19", 1, 90), ("AT25C02", 22, 500)]),
+    ("Allopurinol", "A-01", [("AL77210", 18, 100)]),
+    ("Amoxicillin", "A-01", [("AX1120B", 14, 500)]),
+    ("Azithromycin", "A-01", [("AZ55810", 16, 30)]),
+    ("Bupropion Hydrochloride", "A-01", [("BU3391", 19, 90)]),
+    ("warfarin sodium", "A-03", [("WF40021", 24, 100)]),
+    ("Alprazolam", "A-01", [("AP60214", 21, 500)]),
+    ("Insulin glargine", "FR-1", [("GL8K221", 10, 15)]),
+]
+# A Schedule II line: received only against its DEA 222 / CSOS order.
+CONTROLLED = ("Methylphenidate hydrochloride", "VAULT", "MP11402", 15, 100, "CSOS-0001-2026")
+
+
+def _package(generic: str) -> Package | None:
+    return (
+        Package.objects.filter(product__generic_name__iexact=generic, active=True)
+        .select_related("product")
+        .order_by("ndc11")
+        .first()
+    )
+
+
+def _months(today: dt.date, months: int) -> dt.date:
+    """The last day of the month ``months`` from now (how most labels state expiry)."""
+    year, month = divmod(today.month - 1 + months + 1, 12)
+    first_of_next = dt.date(today.year + year, month + 1, 1)
+    return first_of_next - dt.timedelta(days=1)
+
+
+def demo_inventory_load(site: Site) -> int:
+    """Stock the demo pharmacy once; return how many lots were put on the shelf."""
+    if StockMove.objects.filter(site=site).exists():
+        return 0
+    inventory = User.objects.get(site=site, username="inventory")
+    pic = User.objects.get(site=site, username="pic")
+    tech = User.objects.get(site=site, username="tech")
+    for code, name, kind, low, high in LOCATIONS:
+        location_create(
+            actor=pic,
+            code=code,
+            name=name,
+            kind=kind,
+            temperature_min_c=Decimal(low) if low else None,
+            temperature_max_c=Decimal(high) if high else None,
+        )
+    today = site.today()
+    lots = 0
+    for generic, location, rows in STOCK:
+        package = _package(generic)
+        if package is None:
+            continue
+        for lot, months, units in rows:
+            stock_receive(
+                actor=inventory,
+                ndc=package,
+                lot_number=lot,
+                expiry=_months(today, months),
+                quantity=units,
+                location=location,
+                opening=True,
+                note="Opening stock",
+            )
+            lots += 1
+    generic, location, lot, months, units, order = CONTROLLED
+    package = _package(generic)
+    if package is not None:
+        stock_receive(
+            actor=inventory,
+            ndc=package,
+            lot_number=lot,
+            expiry=_months(today, months),
+            quantity=units,
+            location=location,
+            dea_order_number=order,
+            note="Opening count of the Schedule II safe",
+        )
+        lots += 1
+    from rxdesk.patients.models import Patient
+
+    patients = list(Patient.objects.filter(site=site).order_by("id")[:4])
+    for patient, (generic, quantity) in zip(
+        patients,
+        [
+            ("AMLODIPINE BESYLATE", 30),
+            ("ATORVASTATIN CALCIUM", 30),
+            ("Amoxicillin", 20),
+            ("AMLODIPINE BESYLATE", 90),
+        ],
+        strict=False,
+    ):
+        package = _package(generic)
+        if package is not None:
+            stock_dispense(
+                actor=tech,
+                ndc=package,
+                quantity=quantity,
+                patient_id=patient.pk,
+                note="Demo fill",
+            )
+    return lots
