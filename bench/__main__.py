@@ -32,10 +32,27 @@ def _setup() -> str:
 
 def main() -> None:
     vendor = _setup()
-    from bench import audit_bench, catalog_import_bench, catalog_search_bench, search_bench
+    from bench import (
+        audit_bench,
+        catalog_import_bench,
+        catalog_search_bench,
+        ledger_bench,
+        recall_bench,
+        search_bench,
+    )
 
     records: list[dict[str, object]] = []
-    for module in (audit_bench, search_bench, catalog_import_bench, catalog_search_bench):
+    modules = (
+        audit_bench,
+        search_bench,
+        catalog_import_bench,
+        catalog_search_bench,
+        ledger_bench,
+        recall_bench,
+    )
+    # `python -m bench recall search` runs only those (a module's name without "_bench").
+    chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]
+    for module in chosen:
         for record in module.run():
             record.setdefault("database", vendor)
             record.setdefault("workers", 1)

@@ -495,3 +495,54 @@ def test_the_cli_operator_names_the_site(site, cli_context):
     )
     assert (move.reason, move.actor_name) == (MoveReason.OPENING, "system")
     assert lot_of(move.package, "A").expiry == FAR
+
+
+def test_a_lot_recalled_while_in_transit_arrives_recalled(site, sister, technician, pic):
+    from rxdesk.inventory.services.recalls import recall_create
+
+    pkg = package()
+    balance = stock(site, pkg, "A", 100)
+    transfer = stock_transfer_send(
+        actor=technician, to_site=sister, lines=[{"balance": balance.pk, "quantity": "40"}]
+    )
+    recall = recall_create(
+        actor=pic,
+        classification="II",
+        reason="Subpotent",
+        recall_date=dt.date(2026, 11, 20),
+        recall_number="D-0200-2027",
+        items=[{"ndc": pkg.ndc10, "lot_number": "A"}],
+    )
+    receiver = UserFactory(site=sister, role=Role.TECHNICIAN, username="sister-tech")
+    stock_transfer_receive(actor=receiver, transfer=transfer)
+    arrived = StockBalance.objects.get(site=sister, lot=balance.lot)
+    assert (arrived.on_hand, arrived.status) == (40, LotStatus.RECALLED)
+    assert recall.stock.filter(balance=arrived).get().quantity_at_quarantine == 40
+    with pytest.raises(Conflict):
+        stock_dispense(actor=receiver, ndc=pkg, quantity="1")
+
+
+def test_a_lot_of_a_closed_recall_is_still_refused_but_new_lots_are_not(technician, pic):
+    pkg = package()
+    lot_recall = Recall.objects.create(
+        classification="I",
+        reason="Mislabeled",
+        recall_date=dt.date(2026, 1, 1),
+        recall_number="D-1-2026",
+        entered_at_site=pic.site,
+        status="closed",
+    )
+    RecallItem.objects.create(recall=lot_recall, package=pkg, lot_number="BAD")
+    all_lots = Recall.objects.create(
+        classification="III",
+        reason="Label",
+        recall_date=dt.date(2026, 2, 1),
+        recall_number="D-2-2026",
+        entered_at_site=pic.site,
+        status="closed",
+    )
+    RecallItem.objects.create(recall=all_lots, package=pkg, lot_number="")
+    with nothing_written(), pytest.raises(Conflict, match="under recall D-1-2026"):
+        stock_receive(actor=technician, ndc=pkg, lot_number="bad", expiry=FAR, quantity="5")
+    move = stock_receive(actor=technician, ndc=pkg, lot_number="NEW", expiry=FAR, quantity="5")
+    assert move.balance_after == 5

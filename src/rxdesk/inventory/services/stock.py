@@ -31,6 +31,7 @@ from rxdesk.inventory.ledger import NO_REF, Ref
 from rxdesk.inventory.models import (
     Lot,
     RecallItem,
+    RecallStock,
     StockBalance,
     StockMove,
     StockTransfer,
@@ -86,15 +87,20 @@ def _check_unit(package: Package, unit: str | None) -> None:
 
 
 def recall_blocks(package: Package, lot_number: str) -> RecallItem | None:
-    """The open recall naming this lot (or every lot of the package), if any."""
+    """The recall naming this lot, open or closed (a recalled lot never comes back into
+    stock), or an open recall of every lot of the package; None when the lot is clear."""
     from django.db.models import Q
 
     from rxdesk.inventory.choices import RecallStatus
 
     return (
         RecallItem.objects.select_related("recall")
-        .filter(package=package, recall__status=RecallStatus.OPEN)
-        .filter(Q(lot_number="") | Q(lot_number=lot_number.strip().upper()))
+        .filter(package=package)
+        .filter(
+            Q(lot_number="", recall__status=RecallStatus.OPEN)
+            | Q(lot_number=lot_number.strip().upper())
+        )
+        .order_by("-recall__recall_date", "-id")
         .first()
     )
 
@@ -599,6 +605,23 @@ def stock_transfer_receive(
             )
             for line in sorted(lines, key=lambda line: rows[line.pk].pk)
         ]
+        # A lot recalled while it was on the road arrives recalled, not available.
+        for line in lines:
+            blocked = recall_blocks(line.lot.package, line.lot.number)
+            if blocked is not None:
+                row = rows[line.pk]
+                row.refresh_from_db()
+                ledger.status_set(
+                    balance=row,
+                    status=LotStatus.RECALLED,
+                    reason=f"Recall {blocked.recall.recall_number or blocked.recall_id}",
+                    only_from=[s for s in LotStatus.values if s != LotStatus.RECALLED],
+                )
+                RecallStock.objects.get_or_create(
+                    recall=blocked.recall,
+                    balance=row,
+                    defaults={"quantity_at_quarantine": row.on_hand},
+                )
         transfer.refresh_from_db()
         audit_record(
             actor=actor,
