@@ -639,7 +639,7 @@ def order_file_response(text: str, order: PurchaseOrder) -> HttpResponse:
     ),
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "CSV, one row per line",
                 "content": {"text/csv": {"schema": {"type": "string"}}},
             }
