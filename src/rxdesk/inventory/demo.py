@@ -10,7 +10,13 @@ from decimal import Decimal
 
 from rxdesk.catalog.models import Package
 from rxdesk.core.models import Site, User
-from rxdesk.inventory.models import StockMove
+from rxdesk.inventory.models import StockMove, StorageLocation
+from rxdesk.inventory.services.coldchain import temperature_record
+from rxdesk.inventory.services.ordering import (
+    par_level_set,
+    purchase_order_from_suggestions,
+    supplier_create,
+)
 from rxdesk.inventory.services.stock import location_create, stock_dispense, stock_receive
 
 LOCATIONS = [
@@ -36,6 +42,20 @@ STOCK = [
     ("Alprazolam", "A-01", [("AP60214", 21, 500)]),
     ("Insulin glargine", "FR-1", [("GL8K221", 10, 15)]),
 ]
+SUPPLIERS = [
+    # name, account, reverse distributor
+    ("Cardinal Health", "CAH-448812", False),
+    ("McKesson", "MCK-20931", False),
+    ("Inmar Rx Solutions", "INM-5521", True),
+]
+# generic name: (minimum, par, ABC class) in billing units
+PAR_LEVELS = {
+    "AMLODIPINE BESYLATE": ("700", "2000", "A"),
+    "ATORVASTATIN CALCIUM": ("500", "1500", "A"),
+    "Amoxicillin": ("200", "600", "B"),
+    "Azithromycin": ("60", "120", "B"),
+    "warfarin sodium": ("100", "300", "C"),
+}
 # A Schedule II line: received only against its DEA 222 / CSOS order.
 CONTROLLED = ("Methylphenidate hydrochloride", "VAULT", "MP11402", 15, 100, "CSOS-0001-2026")
 
@@ -126,4 +146,48 @@ def demo_inventory_load(site: Site) -> int:
                 patient_id=patient.pk,
                 note="Demo fill",
             )
+    _ordering(site, inventory)
+    _cold_chain(site, tech)
     return lots
+
+
+def _ordering(site: Site, inventory: User) -> None:
+    """Suppliers, par levels, and a draft order built from the suggestions."""
+    suppliers = [
+        supplier_create(
+            actor=inventory,
+            name=name,
+            account_number=account,
+            reverse_distributor=reverse,
+        )
+        for name, account, reverse in SUPPLIERS
+    ]
+    for generic, (minimum, maximum, abc) in PAR_LEVELS.items():
+        package = _package(generic)
+        if package is not None:
+            par_level_set(
+                actor=inventory,
+                ndc=package,
+                minimum=minimum,
+                maximum=maximum,
+                abc_class=abc,
+                preferred_supplier=suppliers[0],
+            )
+    purchase_order_from_suggestions(actor=inventory, supplier=suppliers[0])
+
+
+def _cold_chain(site: Site, tech: User) -> None:
+    """This morning's check of the refrigerator and the freezer, both in range."""
+    from django.utils import timezone
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    readings = {"FR-1": ("3.1", "6.4", "4.6"), "FZ-1": ("-31.0", "-22.5", "-27.0")}
+    for code, (low, high, current) in readings.items():
+        temperature_record(
+            actor=tech,
+            location=StorageLocation.objects.get(site=site, code=code),
+            minimum_c=low,
+            maximum_c=high,
+            current_c=current,
+            recorded_at=now - dt.timedelta(minutes=5),
+        )
