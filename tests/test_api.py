@@ -84,11 +84,19 @@ def test_a_bearer_token_acts_as_its_user(technician):
         "site": "Riverside Test Pharmacy",
         "capabilities": [
             "catalog.view",
+            "coldchain.record",
+            "inventory.count",
+            "inventory.order",
+            "inventory.receive",
+            "inventory.return",
+            "inventory.transfer",
+            "inventory.view",
             "patient.edit",
             "patient.view",
             "prescriber.edit",
             "prescriber.view",
             "site.view",
+            "stock.dispense",
         ],
     }
 
