@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "rxdesk.core.middleware.SessionTimeoutMiddleware",
+    "rxdesk.core.middleware.SiteTimeZoneMiddleware",
     "rxdesk.core.middleware.MfaGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -549,3 +549,25 @@ def test_verifying_names_the_first_broken_link(client, auditor, trail):
     assert f"event #{trail[2].seq}" in response.text
     [verified] = events("audit.verified")
     assert json.loads(verified.data)["intact"] is False
+
+
+def test_pages_run_in_the_signed_in_pharmacys_time_zone(rf, technician):
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils import timezone
+
+    from rxdesk.core.middleware import SiteTimeZoneMiddleware
+
+    seen: list[str] = []
+
+    def page(request):  # type: ignore[no-untyped-def]
+        seen.append(timezone.get_current_timezone_name())
+        return None
+
+    middleware = SiteTimeZoneMiddleware(page)
+    request = rf.get("/")
+    request.user = technician
+    middleware(request)
+    request.user = AnonymousUser()
+    middleware(request)
+    assert seen == ["America/Chicago", "UTC"]
+    assert timezone.get_current_timezone_name() == "UTC"

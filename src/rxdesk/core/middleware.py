@@ -112,6 +112,25 @@ class SessionTimeoutMiddleware:
         return response
 
 
+class SiteTimeZoneMiddleware:
+    """Show every date and time in the signed-in user's pharmacy's time zone (stored in
+    UTC, shown local: DESIGN, "Quantities, money, time")."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        site = getattr(user, "site", None) if user is not None and user.is_authenticated else None
+        if site is None:
+            return self.get_response(request)
+        timezone.activate(site.tz)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
 def _static_prefix() -> str:
     url = settings.STATIC_URL or "/static/"
     return url if url.startswith("/") else "/" + url
