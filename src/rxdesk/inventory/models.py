@@ -560,6 +560,14 @@ class Recall(models.Model):
 
     class Meta:
         ordering = ["-recall_date", "-id"]
+        constraints = [
+            # One open recall per FDA recall number (a second entry would quarantine twice).
+            models.UniqueConstraint(
+                fields=["recall_number"],
+                condition=Q(status="open") & ~Q(recall_number=""),
+                name="recall_open_number_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Recall {self.recall_number or self.pk} (class {self.classification})"
@@ -708,6 +716,12 @@ class Excursion(models.Model):
 
     class Meta:
         ordering = ["-detected_at"]
+        constraints = [
+            # Further out-of-range readings join the unit's open excursion.
+            models.UniqueConstraint(
+                fields=["location"], condition=Q(status="open"), name="excursion_one_open_per_unit"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Excursion {self.pk} at location {self.location_id}"
