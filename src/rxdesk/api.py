@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
@@ -28,6 +29,9 @@ class BearerToken(HttpBearer):
             return None
         request.user = found.user
         context.update(api_token_id=found.pk, channel="api")
+        # The session's user got the pharmacy's time zone in SiteTimeZoneMiddleware; a
+        # token's user is known only now. The middleware deactivates it after the response.
+        timezone.activate(found.user.site.tz)
         return found.user
 
 

@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from rxdesk.catalog.models import Product
 from rxdesk.catalog.ndc import gs1_check_digit, ndc_to_gtin14, ndc_to_upc
@@ -289,7 +288,7 @@ def test_search_refuses_a_limit_out_of_range(client_for, technician, db):
 
 
 def test_a_product_has_packages_prices_ingredients_and_equivalents(client_for, pharmacist, db):
-    today = timezone.localdate()
+    today = pharmacist.site.today()  # prices apply from the pharmacy's date
     prozac = ProductFactory(
         pharm_classes="Serotonin Reuptake Inhibitor [EPC],Serotonin Uptake Inhibitors [MoA]"
     )

@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from rxdesk.catalog.models import Product
 from rxdesk.catalog.ndc import ndc_to_gtin14, ndc_to_upc
@@ -209,7 +208,7 @@ def test_the_scan_page_without_a_code_is_the_search_page(technician, db):
 
 
 def test_the_product_page_shows_what_a_safe_fill_needs(auditor, db):
-    today = timezone.localdate()
+    today = auditor.site.today()  # prices apply from the pharmacy's date
     prozac = ProductFactory(directory_dea_schedule="", maintenance=True)
     IngredientFactory(product=prozac, position=1)
     package = PackageFactory(product=prozac)

@@ -343,6 +343,14 @@ API_ROWS: dict[tuple[str, str], Any] = {
         200,
         lambda s, u: (_posting(s), None),
     ),
+    ("POST", "/inventory/receipts/{receipt_id}/discrepancies"): (
+        RECEIVERS,
+        201,
+        lambda s, u: (
+            f"{P}/receipts/{receipt(s).pk}/discrepancies",
+            {"kind": "damaged", "ndc": prozac().ndc11, "note": "Crushed carton"},
+        ),
+    ),
     ("GET", "/inventory/discrepancies"): (VIEWERS, 200, lambda s, u: (f"{P}/discrepancies", None)),
     ("PATCH", "/inventory/discrepancies/{discrepancy_id}"): (
         RECEIVERS,
@@ -407,6 +415,7 @@ UI_ROWS: dict[str, Any] = {
     "inventory_receipt_edit": (_receipt_kw, RECEIVERS, RECEIVERS, 302),
     "inventory_receipt_import": (_receipt_kw, RECEIVERS, RECEIVERS, 422),
     "inventory_receipt_post": (_posting_kw, None, RECEIVERS, 302),
+    "inventory_receipt_discrepancy_add": (_receipt_kw, RECEIVERS, RECEIVERS, 422),
     "inventory_receipt_line_edit": (_receipt_line_kw, RECEIVERS, RECEIVERS, 422),
     "inventory_receipt_line_remove": (_receipt_line_kw, None, RECEIVERS, 302),
     "inventory_purchase_orders": (_none, VIEWERS, NOBODY, None),

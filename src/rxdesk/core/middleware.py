@@ -113,8 +113,9 @@ class SessionTimeoutMiddleware:
 
 
 class SiteTimeZoneMiddleware:
-    """Show every date and time in the signed-in user's pharmacy's time zone (stored in
-    UTC, shown local: DESIGN, "Quantities, money, time")."""
+    """Show every date and time in the signed-in user's pharmacy's time zone, and make
+    "today" the pharmacy's date (stored in UTC, shown local: DESIGN, "Quantities, money,
+    time")."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -122,12 +123,12 @@ class SiteTimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         site = getattr(user, "site", None) if user is not None and user.is_authenticated else None
-        if site is None:
-            return self.get_response(request)
-        timezone.activate(site.tz)
+        if site is not None:
+            timezone.activate(site.tz)
         try:
             return self.get_response(request)
         finally:
+            # Also ends a zone an API token's authentication activated (rxdesk.api).
             timezone.deactivate()
 
 

@@ -411,7 +411,9 @@ def receipt_for(*, actor: User | None, receipt_id: Any, site: Site | None = None
             ),
             Prefetch(
                 "discrepancies",
-                queryset=Discrepancy.objects.select_related("package").order_by("id"),
+                queryset=Discrepancy.objects.select_related(
+                    "package__product", "opened_by"
+                ).order_by("id"),
             ),
         )
         .filter(site=_where(actor, site), pk=_pk(receipt_id))

@@ -856,6 +856,46 @@ def receipt_post(request: HttpRequest, receipt_id: int) -> Any:
     return _receipt_out(request, receipt_id)
 
 
+class ReceiptDiscrepancyIn(_In):
+    kind: DiscrepancyKind = Field(
+        description="expired (also short-dated), damaged, wrong_item (also a recalled lot), "
+        "not_ordered, short or over"
+    )
+    scan: str = Field(
+        "",
+        max_length=receiving.MAX_SCAN,
+        description="What the scanner sent (a GS1 DataMatrix gives NDC, lot, expiry, serial). "
+        "Either this or `ndc`.",
+    )
+    ndc: str = Field("", max_length=40, description="A typed NDC (when nothing is scanned)")
+    lot_number: str = Field("", max_length=40, description="Required for expired")
+    expiry: dt.date | None = Field(None, description="Required for expired")
+    serial: str = Field("", max_length=40)
+    packages: int = Field(1, ge=1, le=MAX_PACKAGES)
+    note: str = Field("", max_length=receiving.MAX_DISCREPANCY_NOTE)
+
+
+@router.post(
+    "/receipts/{int:receipt_id}/discrepancies",
+    response={201: DiscrepancyOut},
+    summary="Record a refused package (expired, damaged, wrong item, recalled lot) on a delivery",
+    description=(
+        "For a package that does not go into stock but must be credited by the supplier and "
+        "sent back. Nothing is received (no lot, line or stock move). The note records the "
+        "NDC, lot, expiry and serial, and the recall when the lot is under one. The "
+        "discrepancy is then followed up with PATCH /inventory/discrepancies/{id}; posting the "
+        "delivery keeps it and does not open it again as short."
+    ),
+)
+def receipt_discrepancy_add(
+    request: HttpRequest, receipt_id: int, payload: ReceiptDiscrepancyIn
+) -> Any:
+    actor = _user(request)
+    receipt = queries.receipt_for(actor=actor, receipt_id=receipt_id)
+    found = receiving.receipt_discrepancy_add(actor=actor, receipt=receipt, **payload.model_dump())
+    return Status(201, _discrepancy(queries.discrepancy_for(actor=actor, discrepancy_id=found.pk)))
+
+
 # --- Discrepancies ------------------------------------------------------------------------
 
 

@@ -64,6 +64,7 @@ register_actions(
         "inventory.receipt.line_removed": "Delivery line removed",
         "inventory.receipt.invoice_imported": "Supplier invoice imported",
         "inventory.receipt.posted": "Delivery posted to stock",
+        "inventory.receipt.discrepancy_added": "Refused package recorded as a discrepancy",
         "inventory.discrepancy.updated": "Delivery discrepancy followed up",
     }
 )
@@ -71,6 +72,18 @@ register_actions(
 MAX_SCAN = 200
 MAX_SERIAL = 40
 MAX_TRANSACTION_INFO = 5000
+# What a person adds to a recorded discrepancy's note; the facts of the package (NDC, lot,
+# expiry, serial, recall) come first and the whole fits Discrepancy.note (500).
+MAX_DISCREPANCY_NOTE = 160
+# Kinds of a package that arrived and was refused: it is accounted for, not short.
+REFUSED_KINDS = frozenset(
+    {
+        DiscrepancyKind.EXPIRED,
+        DiscrepancyKind.DAMAGED,
+        DiscrepancyKind.WRONG_ITEM,
+        DiscrepancyKind.NOT_ORDERED,
+    }
+)
 
 _UNSET: Any = object()
 
@@ -291,6 +304,55 @@ def _scanned_package(code: str, scanned: Any) -> Package:
         ) from None
 
 
+def _package_read(
+    *, scan: Any, ndc: Package | str, lot_number: Any, expiry: Any, serial: Any
+) -> tuple[Package, str, dt.date | None, str]:
+    """The package, lot, expiry and serial of a scanned code (a GS1 DataMatrix carries all
+    four; a lot, expiry or serial typed beside it must agree) or of a typed NDC with the lot
+    and expiry typed. Nothing is checked against stock or recalls here."""
+    code = str(scan or "").strip()
+    typed_ndc = ndc if isinstance(ndc, Package) else str(ndc or "").strip()
+    lot_text = str(lot_number or "").strip().upper()
+    typed_expiry = date_of(expiry, field="expiry")
+    serial_text = _text(serial, field="serial", max_length=MAX_SERIAL)
+    if code:
+        if len(code) > MAX_SCAN:
+            raise Invalid(f"A scan is at most {MAX_SCAN} characters.", field="scan")
+        try:
+            scanned = parse_scan(code)
+        except CodeError as exc:
+            raise Invalid(str(exc), field="scan") from None
+        package = _scanned_package(code, scanned)
+        if typed_ndc and package_of(typed_ndc, field="ndc").pk != package.pk:
+            raise Invalid(
+                f"The barcode is NDC {package.ndc10}; the NDC typed differs.", field="ndc"
+            )
+        if scanned.lot and lot_text and not _same(scanned.lot, lot_text):
+            raise Invalid(
+                f"The barcode says lot {scanned.lot.upper()}; the lot typed is {lot_text}.",
+                field="lot_number",
+            )
+        if scanned.expiry and typed_expiry and scanned.expiry != typed_expiry:
+            raise Invalid(
+                f"The barcode says expiry {scanned.expiry:%m/%d/%Y}; the expiry typed "
+                f"is {typed_expiry:%m/%d/%Y}.",
+                field="expiry",
+            )
+        if scanned.serial and serial_text and scanned.serial != serial_text:
+            raise Invalid(
+                f"The barcode says serial {scanned.serial}; the serial typed differs.",
+                field="serial",
+            )
+        lot_text = (scanned.lot or lot_text).strip().upper()
+        typed_expiry = scanned.expiry or typed_expiry
+        serial_text = _text(scanned.serial or serial_text, field="serial", max_length=MAX_SERIAL)
+    elif typed_ndc:
+        package = package_of(typed_ndc, field="ndc")
+    else:
+        raise Invalid("Scan the package or type its NDC.", field="scan")
+    return package, lot_text, typed_expiry, serial_text
+
+
 def _check_counts(received: int, damaged: int, invoiced: int) -> None:
     if invoiced == 0 and received == 0:
         raise Invalid(
@@ -333,46 +395,9 @@ def receipt_line_add(
         where = home_site(actor, receipt.site)
         fresh = _receipt_at(where, receipt)
         _require_open(fresh)
-        code = str(scan or "").strip()
-        typed_ndc = ndc if isinstance(ndc, Package) else str(ndc or "").strip()
-        lot_text = str(lot_number or "").strip().upper()
-        typed_expiry = date_of(expiry, field="expiry")
-        serial_text = _text(serial, field="serial", max_length=MAX_SERIAL)
-        if code:
-            if len(code) > MAX_SCAN:
-                raise Invalid(f"A scan is at most {MAX_SCAN} characters.", field="scan")
-            try:
-                scanned = parse_scan(code)
-            except CodeError as exc:
-                raise Invalid(str(exc), field="scan") from None
-            package = _scanned_package(code, scanned)
-            if typed_ndc and package_of(typed_ndc, field="ndc").pk != package.pk:
-                raise Invalid(
-                    f"The barcode is NDC {package.ndc10}; the NDC typed differs.", field="ndc"
-                )
-            if scanned.lot and lot_text and not _same(scanned.lot, lot_text):
-                raise Invalid(
-                    f"The barcode says lot {scanned.lot.upper()}; the lot typed is {lot_text}.",
-                    field="lot_number",
-                )
-            if scanned.expiry and typed_expiry and scanned.expiry != typed_expiry:
-                raise Invalid(
-                    f"The barcode says expiry {scanned.expiry:%m/%d/%Y}; the expiry typed "
-                    f"is {typed_expiry:%m/%d/%Y}.",
-                    field="expiry",
-                )
-            if scanned.serial and serial_text and scanned.serial != serial_text:
-                raise Invalid(
-                    f"The barcode says serial {scanned.serial}; the serial typed differs.",
-                    field="serial",
-                )
-            lot_text = (scanned.lot or lot_text).strip().upper()
-            typed_expiry = scanned.expiry or typed_expiry
-            serial_text = _text(scanned.serial or serial_text, field="serial", max_length=40)
-        elif typed_ndc:
-            package = package_of(typed_ndc, field="ndc")
-        else:
-            raise Invalid("Scan the package or type its NDC.", field="scan")
+        package, lot_text, typed_expiry, serial_text = _package_read(
+            scan=scan, ndc=ndc, lot_number=lot_number, expiry=expiry, serial=serial
+        )
 
         invoiced = packages_of(packages_invoiced or 0, field="packages_invoiced", allow_zero=True)
         received = (
@@ -726,6 +751,21 @@ def _discrepancies(
     by_package: dict[int, list[ReceiptLine]] = defaultdict(list)
     for line in lines:
         by_package[line.package_id].append(line)
+    # Packages recorded at check-in (receipt_discrepancy_add) already have their own
+    # discrepancy: a refused package arrived (it is not short as well), and a shortage or
+    # overage recorded by hand is not opened a second time.
+    refused: dict[int, int] = defaultdict(int)
+    recorded_short: dict[int, int] = defaultdict(int)
+    recorded_over: dict[int, int] = defaultdict(int)
+    for kind, package_id, packages in Discrepancy.objects.filter(
+        receipt=receipt, receipt_line__isnull=True, package__isnull=False
+    ).values_list("kind", "package_id", "packages"):
+        if kind in REFUSED_KINDS:
+            refused[package_id] += packages
+        elif kind == DiscrepancyKind.SHORT:
+            recorded_short[package_id] += packages
+        elif kind == DiscrepancyKind.OVER:
+            recorded_over[package_id] += packages
     invoiced_any = any(line.packages_invoiced for line in lines)
     ordered: dict[int, PurchaseOrderLine] = {}
     if receipt.purchase_order_id is not None:
@@ -740,20 +780,36 @@ def _discrepancies(
         ndc = first.package.ndc10
         invoiced = sum(x.packages_invoiced for x in group)
         received = sum(x.packages_received for x in group)
-        if invoiced_any and received < invoiced:
+        back = refused[first.package_id]
+        short = invoiced - received - back - recorded_short[first.package_id]
+        if invoiced_any and short > 0:
             add(
                 first,
                 DiscrepancyKind.SHORT,
-                invoiced - received,
-                f"NDC {ndc}: invoiced {invoiced}, received {received}.",
+                short,
+                f"NDC {ndc}: invoiced {invoiced}, received {received}"
+                + (f", refused {back}" if back else "")
+                + (
+                    f", {recorded_short[first.package_id]} recorded short at check-in"
+                    if recorded_short[first.package_id]
+                    else ""
+                )
+                + ".",
             )
-        if invoiced_any and received > invoiced:
+        over = received - invoiced - recorded_over[first.package_id]
+        if invoiced_any and over > 0:
             where = "not on the invoice" if invoiced == 0 else f"invoiced {invoiced}"
             add(
                 first,
                 DiscrepancyKind.OVER,
-                received - invoiced,
-                f"NDC {ndc}: {where}, received {received}.",
+                over,
+                f"NDC {ndc}: {where}, received {received}"
+                + (
+                    f", {recorded_over[first.package_id]} recorded over at check-in"
+                    if recorded_over[first.package_id]
+                    else ""
+                )
+                + ".",
             )
         for line in group:
             if line.packages_damaged:
@@ -951,6 +1007,146 @@ def receipt_post(*, actor: User | None, receipt: Receipt) -> Receipt:
 
 
 # --- Discrepancies -------------------------------------------------------------------------
+
+# The serial is the last fact of a recorded package ("…, serial SN001."): a serial recorded
+# twice on one receipt is found by it.
+_SERIAL_FACT = "serial {}"
+
+
+def _package_facts(package: Package, lot: str, expiry: dt.date | None, serial: str) -> str:
+    facts = [f"NDC {package.ndc10}"]
+    if lot:
+        facts.append(f"lot {lot}")
+    if expiry is not None:
+        facts.append(f"expiry {expiry:%m/%d/%Y}")
+    if serial:
+        facts.append(_SERIAL_FACT.format(serial))
+    return ", ".join(facts) + "."
+
+
+def _serial_recorded(note: str, serial: str) -> bool:
+    token = ", " + _SERIAL_FACT.format(serial) + "."
+    return note.endswith(token) or token + " " in note
+
+
+def _dating(site: Site, expiry: dt.date) -> str:
+    days = (expiry - site.today()).days
+    if days < 0:
+        return f"Expired {expiry:%m/%d/%Y}, before it arrived."
+    if days == 0:
+        return "Expires today, the day it arrived."
+    plural = "s" if days != 1 else ""
+    return f"Short-dated: expires {expiry:%m/%d/%Y}, {days} day{plural} after it arrived."
+
+
+def receipt_discrepancy_add(
+    *,
+    actor: User | None,
+    receipt: Receipt,
+    kind: str,
+    scan: str = "",
+    ndc: Package | str = "",
+    lot_number: str = "",
+    expiry: Any = None,
+    serial: str = "",
+    packages: Any = 1,
+    note: str = "",
+) -> Discrepancy:
+    """Record against a delivery being checked in a package that does not go into stock, so
+    the supplier credits it and it goes back: expired or short-dated (EXPIRED), damaged
+    (DAMAGED), the wrong item or a recalled lot (WRONG_ITEM), not ordered, or a shortage or
+    overage seen before the invoice. The package comes from the scan (a GS1 DataMatrix gives
+    its lot, expiry and serial) or the typed NDC, lot and expiry; the note keeps them for the
+    return paperwork, and names the recall when the lot is under one. Nothing is received:
+    no lot, receipt line or stock move is created. The discrepancy is then followed up like
+    the ones posting opens (discrepancy_update)."""
+    authorize(actor, Cap.INVENTORY_RECEIVE)
+    kind = str(kind or "")
+    if kind not in DiscrepancyKind.values:
+        raise Invalid("Choose what is wrong with the package from the list.", field="kind")
+    remark = _text(note, field="note", max_length=MAX_DISCREPANCY_NOTE)
+    count = packages_of(packages, field="packages")
+    with transaction.atomic():
+        where = home_site(actor, receipt.site)
+        fresh = _receipt_at(where, receipt)
+        if fresh.status != ReceiptStatus.OPEN:
+            raise Conflict(
+                f"Receipt {fresh.pk} is posted to stock; record a refused package while the "
+                "delivery is being checked in.",
+                field="status",
+            )
+        package, lot, expiry_date, serial_text = _package_read(
+            scan=scan, ndc=ndc, lot_number=lot_number, expiry=expiry, serial=serial
+        )
+        if len(lot) > 40:
+            raise Invalid("A lot number has at most 40 characters.", field="lot_number")
+        if kind == DiscrepancyKind.EXPIRED:
+            # The return to the supplier names the lot and its date.
+            if expiry_date is None:
+                raise Invalid("Enter the expiry date printed on the package.", field="expiry")
+            if not lot:
+                raise Invalid("Enter the lot number printed on the package.", field="lot_number")
+        if serial_text and count != 1:
+            raise Invalid(
+                "A serial number names one package: record each package on its own.",
+                field="packages",
+            )
+        if serial_text:
+            on_lines = ReceiptLine.objects.filter(receipt=fresh, package=package)
+            if any(serial_text in _serials(line) for line in on_lines):
+                raise Conflict(
+                    f"Serial {serial_text} of NDC {package.ndc10} is checked in on this "
+                    "receipt: mark it damaged on its line, or take it off the line first.",
+                    field="scan",
+                )
+            recorded = Discrepancy.objects.filter(
+                receipt=fresh, package=package, note__contains=_SERIAL_FACT.format(serial_text)
+            ).values_list("note", flat=True)
+            if any(_serial_recorded(text, serial_text) for text in recorded):
+                raise Conflict(
+                    f"Serial {serial_text} of NDC {package.ndc10} is already recorded on this "
+                    "receipt (scanned twice?).",
+                    field="scan",
+                )
+        blocked = recall_blocks(package, lot) if lot else None
+        recall_number = (
+            str(blocked.recall.recall_number or blocked.recall_id) if blocked is not None else None
+        )
+        parts = [_package_facts(package, lot, expiry_date, serial_text)]
+        if kind == DiscrepancyKind.EXPIRED and expiry_date is not None:
+            parts.append(_dating(where, expiry_date))
+        if recall_number is not None:
+            parts.append(f"Recalled lot {lot} under recall {recall_number}.")
+        if remark:
+            parts.append(remark)
+        found = Discrepancy.objects.create(
+            site=where,
+            receipt=fresh,
+            package=package,
+            kind=kind,
+            packages=count,
+            note=" ".join(parts)[:500],
+            opened_by=actor,
+        )
+        audit_record(
+            actor=actor,
+            site=where,
+            action="inventory.receipt.discrepancy_added",
+            obj=fresh,
+            data={
+                "discrepancy": found.pk,
+                "kind": found.kind,
+                "ndc": package.ndc11,
+                "lot": lot or None,
+                "expiry": expiry_date.isoformat() if expiry_date else None,
+                "serial": serial_text or None,
+                "packages": count,
+                "recall": recall_number,
+                "note": found.note,
+            },
+        )
+    return found
+
 
 _STATUS_ORDER = [
     DiscrepancyStatus.OPEN,

@@ -17,6 +17,11 @@ urlpatterns = [
     path("receipts/<int:pk>/import/", views.receipt_import, name="inventory_receipt_import"),
     path("receipts/<int:pk>/post/", views.receipt_post, name="inventory_receipt_post"),
     path(
+        "receipts/<int:pk>/discrepancies/new/",
+        views.receipt_discrepancy_add,
+        name="inventory_receipt_discrepancy_add",
+    ),
+    path(
         "receipts/<int:pk>/lines/<int:line_pk>/",
         views.receipt_line_edit,
         name="inventory_receipt_line_edit",

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from rxdesk.core.capabilities import Cap, has, require
 from rxdesk.core.errors import DomainError, NotFound
@@ -35,6 +36,7 @@ from rxdesk.inventory import queries_ordering as queries
 from rxdesk.inventory.api.receiving import order_file_response
 from rxdesk.inventory.choices import (
     AbcClass,
+    DiscrepancyKind,
     DiscrepancyStatus,
     PurchaseOrderStatus,
     ReceiptStatus,
@@ -206,6 +208,38 @@ class ScanForm(RxForm):
     packages_damaged = _packages_field("Damaged", required=False)
     location = text(30, label="Location code", autocomplete="off")
     dea_order_number = text(40, label="DEA 222 / CSOS", autocomplete="off")
+
+
+class RefusedPackageForm(RxForm):
+    """A package of the delivery that does not go into stock, recorded for the supplier."""
+
+    FIELDSETS = (
+        ("Package", ("kind", "scan", "lot_number", "expiry", "packages")),
+        ("", ("note",)),
+    )
+
+    kind = choice(
+        [("", "Choose what is wrong"), *DiscrepancyKind.choices],
+        label="What is wrong",
+    )
+    scan = text(
+        receiving.MAX_SCAN,
+        label="Scan or type the NDC",
+        autocomplete="off",
+        spellcheck="false",
+        placeholder="2D barcode, UPC, GTIN or NDC",
+    )
+    lot_number = text(40, label="Lot", autocomplete="off")
+    expiry = DateField(required=False, label="Expiry")
+    packages = _packages_field("Packages (default 1)", required=False, minimum=1)
+    note = text(receiving.MAX_DISCREPANCY_NOTE, label="Note")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "kind"
+        ].help_text = "A recalled lot: choose Wrong item (the recall is noted by itself)."
+        self.fields["lot_number"].help_text = "From the barcode, or as printed. Needed if expired."
 
 
 class ReceiptLineForm(RxForm):
@@ -860,6 +894,7 @@ def receipt_scan(request: HttpRequest, pk: int) -> HttpResponse:
     rec = queries.receipt_for(actor=actor, receipt_id=pk)
     form = ScanForm(request.POST)
     added: ReceiptLine | None = None
+    refusal: dict[str, Any] | None = None
     if form.is_valid():
         values = form.cleaned_data
         try:
@@ -876,6 +911,8 @@ def receipt_scan(request: HttpRequest, pk: int) -> HttpResponse:
                 dea_order_number=values["dea_order_number"],
             )
         except FIELD_ERRORS as exc:
+            # Before bind_errors: a field given an error leaves the cleaned data.
+            refusal = _refusal(rec, exc, values)
             bind_errors(form, exc)
     else:
         require(actor, Cap.INVENTORY_RECEIVE)
@@ -888,6 +925,7 @@ def receipt_scan(request: HttpRequest, pk: int) -> HttpResponse:
         scan_form=ScanForm() if added is not None else form,
         added=added,
         added_text=_added_text(added) if added is not None else "",
+        refusal=refusal,
     )
     status = 200 if added is not None else form.http_status()
     if is_partial(request) and added is None:
@@ -900,6 +938,114 @@ def receipt_scan(request: HttpRequest, pk: int) -> HttpResponse:
         else "inventory/receiving/receipt_detail.html"
     )
     return render(request, template, context, status=status)
+
+
+# A scan refused for its lot or its date is a package that does not go into stock: the
+# screen offers to record it against the delivery at once, as the kind that fits best.
+REFUSAL_KINDS = {
+    "expiry": DiscrepancyKind.EXPIRED,
+    "lot_number": DiscrepancyKind.WRONG_ITEM,
+}
+
+
+def _refused_link(rec: Receipt, values: dict[str, Any]) -> str:
+    """The "Record a refused package" form, filled with what was scanned or typed."""
+    query = urlencode({k: v for k, v in values.items() if v not in (None, "")})
+    url = reverse("inventory_receipt_discrepancy_add", kwargs={"pk": rec.pk})
+    return f"{url}?{query}" if query else url
+
+
+def _refusal(rec: Receipt, exc: DomainError, values: dict[str, Any]) -> dict[str, Any] | None:
+    errors = exc.errors or [{"field": exc.field or "", "message": exc.message}]
+    error = next((e for e in errors if e.get("field") in REFUSAL_KINDS), None)
+    if error is None:
+        return None
+    kind = REFUSAL_KINDS[error["field"]]
+    expiry = values.get("expiry")
+    carried = {
+        "scan": values.get("scan") or "",
+        "lot_number": values.get("lot_number") or "",
+        "expiry": expiry.strftime("%m/%d/%Y") if expiry else "",
+        "packages": str(values.get("packages_received") or 1),
+    }
+    return {
+        "kind": kind.value,
+        "kind_label": kind.label,
+        "message": error.get("message") or exc.message,
+        "values": carried,
+        "link": _refused_link(rec, {"kind": kind.value, **carried}),
+    }
+
+
+def _recorded_text(found: Discrepancy) -> str:
+    count = f"{found.packages} package{'s' if found.packages != 1 else ''}"
+    return (
+        f"Recorded as a discrepancy ({found.get_kind_display().lower()}, {count}): "
+        f"{found.note} Set it aside to go back to the supplier."
+    )
+
+
+@screen(methods=FORM)
+def receipt_discrepancy_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a refused package: from the button beside a refused scan (htmx; the scan box
+    comes back ready for the next package) or from its own form."""
+    actor = actor_of(request)
+    require(actor, Cap.INVENTORY_RECEIVE)
+    rec = queries.receipt_for(actor=actor, receipt_id=pk)
+    initial: dict[str, Any] = {}
+    if request.method != "POST":
+        for key in ("kind", "scan", "lot_number", "expiry", "packages", "note"):
+            value = request.GET.get(key, "")[: receiving.MAX_SCAN]
+            if value:
+                initial[key] = value
+    form = RefusedPackageForm(posted(request), initial=initial)
+    found: Discrepancy | None = None
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            found = receiving.receipt_discrepancy_add(
+                actor=actor,
+                receipt=rec,
+                kind=values["kind"],
+                scan=values["scan"],
+                lot_number=values["lot_number"],
+                expiry=values["expiry"],
+                packages=values["packages"] if values["packages"] is not None else 1,
+                note=values["note"],
+            )
+        except FIELD_ERRORS as exc:
+            bind_errors(form, exc)
+    if request.method == "POST" and is_partial(request):
+        fresh = queries.receipt_for(actor=actor, receipt_id=pk)
+        problems = [str(e) for errors in form.errors.values() for e in errors]
+        sent = {k: request.POST.get(k, "")[: receiving.MAX_SCAN] for k in form.fields}
+        context = _receipt_context(
+            request,
+            fresh,
+            recorded_text=_recorded_text(found) if found is not None else "",
+            record_errors=problems,
+            record_link=_refused_link(fresh, sent) if found is None else "",
+        )
+        return render(
+            request,
+            "inventory/receiving/_scan_result.html",
+            context,
+            # htmx swaps a 422 fragment (rxdesk.js), whatever the broken rule's own status.
+            status=200 if found is not None else 422,
+        )
+    if found is not None:
+        return _saved(request, _recorded_text(found), "inventory_receipt", pk=pk)
+    return _page(
+        request,
+        form,
+        title=f"Record a refused package on delivery {rec.pk}",
+        submit="Record discrepancy",
+        back=reverse("inventory_receipt", kwargs={"pk": pk}),
+        section="receiving",
+        intro="A package that does not go into stock (expired or short-dated, damaged, the "
+        "wrong item, a recalled lot) is recorded against this delivery so the supplier "
+        f"credits it. It is not received: set it aside to go back to {rec.supplier.name}.",
+    )
 
 
 def _added_text(line: ReceiptLine) -> str:
