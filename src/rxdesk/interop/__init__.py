@@ -1,0 +1,1 @@
+"""Interfaces to other systems: NCPDP SCRIPT (e-prescribing), later the FHIR R4 facade."""
