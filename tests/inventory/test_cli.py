@@ -32,3 +32,12 @@ def test_verify_names_a_tampered_balance_and_fails(site):
         f"Site {site.pk}, lot {balance.lot_id}: balance differs from the sum of moves "
         "(balance 12, moves 10)"
     ) in out.getvalue()
+
+
+@pytest.mark.parametrize("site_id", ["0", "99999999999999999999"])
+def test_a_site_that_cannot_exist_is_refused_in_words(db, site_id):
+    from django.core.management.base import CommandError
+
+    for args in (("verify", "--site", site_id), ("expire", "--site", site_id)):
+        with pytest.raises(CommandError, match=f"No site {site_id}"):
+            call_command("inventory", *args, stdout=io.StringIO())

@@ -546,3 +546,12 @@ def test_a_lot_of_a_closed_recall_is_still_refused_but_new_lots_are_not(technici
         stock_receive(actor=technician, ndc=pkg, lot_number="bad", expiry=FAR, quantity="5")
     move = stock_receive(actor=technician, ndc=pkg, lot_number="NEW", expiry=FAR, quantity="5")
     assert move.balance_after == 5
+
+
+@pytest.mark.parametrize("balance", ["LOT", "99999999999999999999", "-1", None])
+def test_a_transfer_line_naming_no_stock_names_the_field(site, sister, technician, balance):
+    with nothing_written(StockTransfer), pytest.raises(Invalid) as caught:
+        stock_transfer_send(
+            actor=technician, to_site=sister, lines=[{"balance": balance, "quantity": "1"}]
+        )
+    assert caught.value.errors[0]["field"] == "lines.0.balance"

@@ -58,11 +58,22 @@ def location_of(site: Site, value: StorageLocation | str | None) -> StorageLocat
     return found
 
 
+MAX_ID = 2**63 - 1  # a BIGINT: a larger number finds nothing and must not reach the driver
+
+
 def balance_at(site: Site, balance_id: int | Any) -> StockBalance:
+    """A balance of this site by id; anything else (another site's, not a number, out of
+    range) is simply not found."""
+    try:
+        pk = int(str(balance_id))
+    except ValueError:
+        raise NotFound("No such stock at this site.") from None
     found = (
         StockBalance.objects.select_related("lot", "package__product", "site", "location")
-        .filter(site=site, pk=balance_id)
+        .filter(site=site, pk=pk)
         .first()
+        if 0 < pk <= MAX_ID
+        else None
     )
     if found is None:
         raise NotFound("No such stock at this site.")

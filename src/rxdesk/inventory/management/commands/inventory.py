@@ -33,7 +33,10 @@ class Command(RxCommand):
         if options["action"] == "expire":
             self._expire(options["site"], options["location"])
             return
-        checked, problems = ledger_verify(site_id=options.get("site"))
+        site_id = options.get("site")
+        if site_id is not None and not 0 < site_id < 2**63:
+            raise CommandError(f"No site {site_id}.")
+        checked, problems = ledger_verify(site_id=site_id)
         if not problems:
             self.stdout.write(
                 self.style.SUCCESS(
@@ -55,7 +58,7 @@ class Command(RxCommand):
     def _expire(self, site_id: int, location: str) -> None:
         from rxdesk.inventory.services.removal import stock_expired_quarantine
 
-        site = Site.objects.filter(pk=site_id).first()
+        site = Site.objects.filter(pk=site_id).first() if 0 < site_id < 2**63 else None
         if site is None:
             raise CommandError(f"No site {site_id}.")
         kwargs: dict[str, Any] = {"actor": None, "site": site}
