@@ -34,6 +34,8 @@ from tests.catalog.factories import ProductFactory
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 from tests.inventory.matrix import UI_ROWS as INVENTORY_UI_ROWS
 from tests.inventory.matrix import WATCHED as INVENTORY_WATCHED
+from tests.rx.matrix_ui import UI_ROWS as RX_UI_ROWS
+from tests.rx.matrix_ui import WATCHED as RX_WATCHED
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
     Role.TECHNICIAN,
@@ -156,6 +158,8 @@ WATCHED: list[type[Model]] = [
 # The inventory keeps its rows beside its own tests (tests/inventory/matrix_*.py).
 UI_MATRIX.update(INVENTORY_UI_ROWS)
 WATCHED.extend(INVENTORY_WATCHED)
+UI_MATRIX.update(RX_UI_ROWS)
+WATCHED.extend(RX_WATCHED)
 
 
 def _names(patterns: list[Any]) -> set[str]:

@@ -21,6 +21,7 @@ from rxdesk.core.services import site_create, staff_create, staff_update
 from rxdesk.inventory.demo import demo_inventory_load
 from rxdesk.patients import services as patients
 from rxdesk.patients.choices import AllergenKind, Severity
+from rxdesk.rx.demo import demo_rx_load
 
 DEMO_SITE = "Riverside Community Pharmacy"
 # A real subset of the FDA NDC Directory and Drugs@FDA, made by bench/make_demo_catalog.py.
@@ -131,6 +132,7 @@ def demo_load() -> Site:
     if existing:
         demo_catalog_load(User.objects.filter(site=existing, username="pic").first())
         demo_inventory_load(existing)
+        demo_rx_load(existing)
         return existing
     with transaction.atomic():
         site = _site()
@@ -193,6 +195,7 @@ def demo_load() -> Site:
             )
         demo_catalog_load(pic)
         demo_inventory_load(site)
+        demo_rx_load(site)
         return site
 
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "rxdesk.patients",
     "rxdesk.catalog",
     "rxdesk.inventory",
+    "rxdesk.rx",
 ]
 
 MIDDLEWARE = [

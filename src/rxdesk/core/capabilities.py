@@ -47,10 +47,17 @@ class Cap(StrEnum):
     INVENTORY_RETURN = "inventory.return"
     STOCK_DISPENSE = "stock.dispense"
     COLD_CHAIN_RECORD = "coldchain.record"
+    RX_VIEW = "rx.view"
+    RX_ENTER = "rx.enter"
+    RX_TRANSFER = "rx.transfer"
 
 
-_CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW}
+_CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
 _CLINICAL_WRITE = {Cap.PATIENT_EDIT, Cap.PRESCRIBER_EDIT}
+# Typing prescriptions, receiving e-prescriptions, taking refill requests.
+_RX_INTAKE = {Cap.RX_ENTER}
+# 21 CFR 1306.25: a transfer is communicated between two licensed pharmacists.
+_RX_PHARMACIST = {Cap.RX_TRANSFER}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
 _CATALOG_READ = {Cap.CATALOG_VIEW}
 # Stock work every technician does: receive, order, count, transfer, return, log fridges.
@@ -70,6 +77,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.TECHNICIAN: frozenset(
         _CLINICAL_READ
         | _CLINICAL_WRITE
+        | _RX_INTAKE
         | _CATALOG_READ
         | _STOCK_WORK
         | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
@@ -79,6 +87,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.TECHNICIAN_IN_TRAINING: frozenset(
         _CLINICAL_READ
         | _CATALOG_READ
+        | _RX_INTAKE
         | {
             Cap.PATIENT_EDIT,
             Cap.SITE_VIEW,
@@ -91,6 +100,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.PHARMACIST: frozenset(
         _CLINICAL_READ
         | _CLINICAL_WRITE
+        | _RX_INTAKE
+        | _RX_PHARMACIST
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
@@ -100,6 +111,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.PHARMACIST_IN_CHARGE: frozenset(
         _CLINICAL_READ
         | _CLINICAL_WRITE
+        | _RX_INTAKE
+        | _RX_PHARMACIST
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
@@ -155,7 +168,10 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
 # licensed pharmacist take. Other capabilities (reading the audit log, running the site)
 # need no practice credential.
 CREDENTIALED: frozenset[Cap] = frozenset(
-    _CLINICAL_WRITE | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
+    _CLINICAL_WRITE
+    | _RX_INTAKE
+    | _RX_PHARMACIST
+    | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
 )
 
 

@@ -1,0 +1,110 @@
+"""Choices of the prescription records, named as a pharmacy says them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Origin(models.IntegerChoices):
+    """NCPDP Prescription Origin Code (419-DJ)."""
+
+    NOT_KNOWN = 0, "Not known"
+    WRITTEN = 1, "Written"
+    TELEPHONE = 2, "Telephone"
+    ELECTRONIC = 3, "Electronic"
+    FACSIMILE = 4, "Facsimile"
+    PHARMACY = 5, "Pharmacy transfer"
+
+
+class Daw(models.IntegerChoices):
+    """NCPDP Dispense As Written / product selection code (408-D8)."""
+
+    NONE = 0, "0 – No product selection indicated"
+    PRESCRIBER = 1, "1 – Substitution not allowed by prescriber"
+    PATIENT = 2, "2 – Substitution allowed, patient requested product dispensed"
+    PHARMACIST = 3, "3 – Substitution allowed, pharmacist selected product dispensed"
+    GENERIC_UNAVAILABLE = 4, "4 – Substitution allowed, generic drug not in stock"
+    BRAND_AS_GENERIC = 5, "5 – Substitution allowed, brand drug dispensed as a generic"
+    OVERRIDE = 6, "6 – Override"
+    BRAND_BY_LAW = 7, "7 – Substitution not allowed, brand drug mandated by law"
+    GENERIC_NOT_MARKETED = 8, "8 – Substitution allowed, generic drug not available in marketplace"
+    PLAN_REQUESTS_BRAND = 9, "9 – Substitution allowed by prescriber but plan requests brand"
+
+
+class QuantityUnit(models.TextChoices):
+    """NCPDP billing units."""
+
+    EACH = "EA", "each"
+    ML = "ML", "mL"
+    GRAM = "GM", "g"
+
+
+class RxStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ON_HOLD = "on_hold", "On hold"
+    INACTIVE = "inactive", "Inactive"
+    TRANSFERRED = "transferred", "Transferred out"
+
+
+class InactiveReason(models.TextChoices):
+    DISCONTINUED = "discontinued", "Discontinued by prescriber"
+    CANCELLED_ERX = "cancelled_erx", "Cancelled by the prescriber (CancelRx)"
+    PATIENT_REQUEST = "patient_request", "Patient request"
+    REPLACED = "replaced", "Replaced by a new prescription"
+    ENTERED_IN_ERROR = "entered_in_error", "Entered in error"
+    RENEWAL_DENIED = "renewal_denied", "Renewal denied"
+
+
+class HoldReason(models.TextChoices):
+    PROFILE = "profile", "Profiled: patient will call when needed"
+    PATIENT_LATER = "patient_later", "Patient requested later"
+    WAITING_PRESCRIBER = "waiting_prescriber", "Waiting on prescriber"
+    WAITING_PA = "waiting_pa", "Waiting on prior authorization"
+    OUT_OF_STOCK = "out_of_stock", "Out of stock"
+
+
+class FillStatus(models.TextChoices):
+    """Where a fill stands. The fill workflow issue adds the steps between queued and sold."""
+
+    QUEUED = "queued", "Queued"
+    SCHEDULED = "scheduled", "Waiting until fillable"
+    DISPENSED = "dispensed", "Dispensed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class FillSource(models.TextChoices):
+    NEW = "new", "New prescription"
+    PHONE = "phone", "Refill request by phone"
+    WEB = "web", "Refill request online"
+    COUNTER = "counter", "Refill request at the counter"
+    AUTO = "auto", "Automatic refill"
+    TRANSFER = "transfer", "Transferred history"
+
+
+class PartialReason(models.TextChoices):
+    PHARMACY_SHORTAGE = "pharmacy_shortage", "Pharmacy unable to supply (72 hours)"
+    PATIENT_REQUEST = "patient_request", "Patient requested partial fill"
+    PRESCRIBER_REQUEST = "prescriber_request", "Prescriber requested partial fill"
+    LTC_PATIENT = "ltc_patient", "Long-term-care patient"
+    TERMINALLY_ILL = "terminally_ill", "Terminally ill patient"
+
+
+class TransferDirection(models.TextChoices):
+    IN = "in", "Transferred in"
+    OUT = "out", "Transferred out"
+
+
+class MessageDirection(models.TextChoices):
+    IN = "in", "Received"
+    OUT = "out", "Sent"
+
+
+class ErxStatus(models.TextChoices):
+    """What became of one SCRIPT message."""
+
+    NEEDS_MATCH = "needs_match", "Needs matching"
+    QUEUED = "queued", "Prescription queued"
+    APPLIED = "applied", "Applied"
+    REJECTED = "rejected", "Rejected"
+    SENT = "sent", "Sent"
+    RECORDED = "recorded", "Recorded"

@@ -1,0 +1,267 @@
+"""Reads of prescriptions that more than one door (screens, API, CLI) needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from rxdesk.core.capabilities import Cap
+from rxdesk.core.errors import NotFound
+from rxdesk.core.models import Site, User
+from rxdesk.core.services import authorize
+from rxdesk.patients.models import Patient
+from rxdesk.rx import rules
+from rxdesk.rx.choices import ErxStatus, FillStatus, MessageDirection, RxStatus
+from rxdesk.rx.models import ErxMessage, Fill, Prescription
+from rxdesk.rx.services.common import LIVE_FILLS, PENDING_FILLS, facts_of, schedule_of, state_rules
+
+MAX_ID = 2**63 - 1  # a BIGINT: a larger number finds nothing and must not reach the driver
+
+
+def _pk(value: Any) -> int | None:
+    try:
+        pk = int(str(value).strip())
+    except ValueError:
+        return None
+    return pk if 0 < pk <= MAX_ID else None
+
+
+def _with_fills(qs: QuerySet[Prescription]) -> QuerySet[Prescription]:
+    return qs.select_related(
+        "site", "patient", "prescriber", "product", "package"
+    ).prefetch_related(
+        Prefetch("fills", queryset=Fill.objects.order_by("number", "pk")), "transfers", "images"
+    )
+
+
+def prescription_get(*, actor: User, prescription_id: Any) -> Prescription:
+    """A prescription of the actor's site by id, with its fills; anything else is not found."""
+    authorize(actor, Cap.RX_VIEW)
+    pk = _pk(prescription_id)
+    found = (
+        _with_fills(Prescription.objects.filter(site_id=actor.site_id, pk=pk)).first()
+        if pk
+        else None
+    )
+    if found is None:
+        raise NotFound("No such prescription at this pharmacy.")
+    return found
+
+
+def prescription_by_number(*, actor: User, number: Any) -> Prescription:
+    authorize(actor, Cap.RX_VIEW)
+    pk = _pk(number)
+    found = (
+        _with_fills(Prescription.objects.filter(site_id=actor.site_id, number=pk)).first()
+        if pk and pk < 2**31
+        else None
+    )
+    if found is None:
+        raise NotFound(f"No Rx number {number} at this pharmacy.")
+    return found
+
+
+@dataclass(frozen=True)
+class RxState:
+    """Where a prescription stands today, in the words of the profile."""
+
+    rx: Prescription
+    state: str  # active, on_hold, inactive, transferred, expired
+    label: str
+    refills_remaining: int
+    quantity_remaining: Decimal
+    expires_on: dt.date | None
+    can_fill: bool
+    reason: str
+    last_filled_on: dt.date | None
+    next_fill_on: dt.date | None
+    pending: Fill | None
+    fills: list[Fill] = field(default_factory=list)
+
+
+def rx_state(rx: Prescription, today: dt.date) -> RxState:
+    """The state of one prescription (its fills prefetched)."""
+    fills = list(rx.fills.all())
+    live = [f for f in fills if f.status in LIVE_FILLS]
+    dispensed = [f for f in fills if f.status == FillStatus.DISPENSED and f.dispensed_on]
+    pending = next((f for f in fills if f.status in PENDING_FILLS), None)
+    used = sum((f.quantity for f in live), Decimal(0))
+    left = rx.quantity * (1 + rx.refills_authorized) - rx.dispensed_elsewhere - used
+    ask = min(rx.quantity, left) if left > 0 else rx.quantity
+    state_rules_ = state_rules(rx.site)
+    decision = rules.fill_allowed(
+        rx=facts_of(rx), today=today, requested_quantity=ask, state=state_rules_
+    )
+    last = max(dispensed, key=lambda f: (f.dispensed_on, f.number)) if dispensed else None
+    next_on = None
+    if last is not None and last.dispensed_on is not None:
+        next_on = rules.refill_too_soon(
+            last_fill_date=last.dispensed_on,
+            days_supply=last.days_supply,
+            today=today,
+            schedule=schedule_of(rx),
+            state=state_rules_,
+        ).fillable_on
+    if rx.status == RxStatus.TRANSFERRED:
+        state = "transferred"
+    elif rx.status == RxStatus.INACTIVE:
+        state = "inactive"
+    elif decision.code == "expired":
+        state = "expired"
+    elif rx.status == RxStatus.ON_HOLD:
+        state = "on_hold"
+    else:
+        state = "active"
+    labels = {
+        "transferred": "Transferred out",
+        "inactive": "Inactive",
+        "expired": "Expired",
+        "on_hold": "On hold",
+        "active": "Active",
+    }
+    return RxState(
+        rx=rx,
+        state=state,
+        label=labels[state],
+        refills_remaining=decision.refills_remaining,
+        quantity_remaining=max(left, Decimal(0)),
+        expires_on=decision.expires_on,
+        can_fill=decision.allowed and rx.status in (RxStatus.ACTIVE, RxStatus.ON_HOLD),
+        reason=decision.reason,
+        last_filled_on=last.dispensed_on if last else None,
+        next_fill_on=next_on,
+        pending=pending,
+        fills=fills,
+    )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A patient's medication profile, grouped as a pharmacist reads it."""
+
+    patient: Patient
+    today: dt.date
+    active: list[RxState]
+    on_hold: list[RxState]
+    expired: list[RxState]
+    inactive: list[RxState]
+    transferred: list[RxState]
+
+    @property
+    def groups(self) -> list[tuple[str, str, list[RxState]]]:
+        return [
+            ("active", "Active", self.active),
+            ("on_hold", "On hold", self.on_hold),
+            ("expired", "Expired", self.expired),
+            ("inactive", "Inactive", self.inactive),
+            ("transferred", "Transferred out", self.transferred),
+        ]
+
+
+def patient_profile(*, actor: User, patient: Patient) -> Profile:
+    """Every prescription of the patient with its fills, grouped by where it stands."""
+    authorize(actor, Cap.RX_VIEW)
+    if patient.site_id != actor.site_id:
+        raise NotFound("No such patient at this pharmacy.")
+    today = patient.site.today()
+    groups: dict[str, list[RxState]] = {
+        k: [] for k in ("active", "on_hold", "expired", "inactive", "transferred")
+    }
+    rxs = _with_fills(Prescription.objects.filter(patient=patient)).order_by(
+        "-date_written", "-number"
+    )
+    for rx in rxs:
+        item = rx_state(rx, today)
+        groups[item.state].append(item)
+    return Profile(patient=patient, today=today, **groups)
+
+
+@dataclass(frozen=True)
+class DueRefill:
+    state: RxState
+    due_on: dt.date
+
+
+def refills_due(*, actor: User, within_days: int = 7, limit: int = 200) -> list[DueRefill]:
+    """Active prescriptions with refills left whose next fill falls due within
+    ``within_days`` and that have nothing waiting: the refill-reminder list."""
+    authorize(actor, Cap.RX_VIEW)
+    site = actor.site
+    assert site is not None
+    today = site.today()
+    horizon = today + dt.timedelta(days=max(0, min(within_days, 60)))
+    candidates = (
+        _with_fills(
+            Prescription.objects.filter(
+                site=site, status=RxStatus.ACTIVE, fills__status=FillStatus.DISPENSED
+            )
+        )
+        .exclude(fills__status__in=PENDING_FILLS)
+        .distinct()
+    )
+    due: list[DueRefill] = []
+    for rx in candidates.iterator(chunk_size=200):
+        item = rx_state(rx, today)
+        if item.can_fill and item.next_fill_on is not None and item.next_fill_on <= horizon:
+            due.append(DueRefill(state=item, due_on=item.next_fill_on))
+    due.sort(key=lambda d: (d.due_on, d.state.rx.number))
+    return due[:limit]
+
+
+def fill_queue(*, actor: User, status: str = FillStatus.QUEUED, limit: int = 200) -> list[Fill]:
+    """Fills waiting at this site: queued (ready to work) or scheduled (too soon, with the
+    day each becomes fillable)."""
+    authorize(actor, Cap.RX_VIEW)
+    if status not in PENDING_FILLS:
+        status = FillStatus.QUEUED
+    order = ("fillable_on", "requested_at") if status == FillStatus.SCHEDULED else ("requested_at",)
+    return list(
+        Fill.objects.filter(site_id=actor.site_id, status=status)
+        .select_related("prescription__patient", "prescription__product", "prescription")
+        .order_by(*order)[:limit]
+    )
+
+
+def erx_inbox(
+    *, actor: User, status: str = ErxStatus.NEEDS_MATCH, limit: int = 200
+) -> list[ErxMessage]:
+    """Received e-prescribing messages, newest first, by status."""
+    authorize(actor, Cap.RX_VIEW)
+    qs = ErxMessage.objects.filter(site_id=actor.site_id, direction=MessageDirection.IN)
+    if status:
+        qs = qs.filter(status=status)
+    return list(
+        qs.select_related("patient", "prescriber", "product", "prescription").order_by(
+            "-received_at", "-pk"
+        )[:limit]
+    )
+
+
+def erx_message_get(*, actor: User, message_id: Any) -> ErxMessage:
+    authorize(actor, Cap.RX_VIEW)
+    pk = _pk(message_id)
+    found = (
+        ErxMessage.objects.filter(site_id=actor.site_id, pk=pk)
+        .select_related("patient", "prescriber", "product", "package", "prescription", "reply")
+        .first()
+        if pk
+        else None
+    )
+    if found is None:
+        raise NotFound("No such e-prescribing message at this pharmacy.")
+    return found
+
+
+def intake_counts(site: Site) -> dict[str, int]:
+    """Counts for the queue bar: e-prescriptions to match, fills queued, fills scheduled."""
+    return {
+        "erx_to_match": ErxMessage.objects.filter(
+            site=site, direction=MessageDirection.IN, status=ErxStatus.NEEDS_MATCH
+        ).count(),
+        "fills_queued": Fill.objects.filter(site=site, status=FillStatus.QUEUED).count(),
+        "fills_scheduled": Fill.objects.filter(site=site, status=FillStatus.SCHEDULED).count(),
+    }

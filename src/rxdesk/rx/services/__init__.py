@@ -1,0 +1,41 @@
+"""Every write of the prescription app, one module per part (see DESIGN.md)."""
+
+from rxdesk.rx.services.fills import (
+    AutoRefillRun,
+    RefillRefused,
+    RefillResult,
+    auto_refill_run,
+    auto_refill_set,
+    fill_cancel,
+    refill_request,
+)
+from rxdesk.rx.services.prescriptions import (
+    Intake,
+    prescription_activate,
+    prescription_create,
+    prescription_hold,
+    prescription_image_upload,
+    prescription_inactivate,
+)
+from rxdesk.rx.services.settings import rx_settings_update
+from rxdesk.rx.services.transfers import OtherPharmacy, transfer_in, transfer_out
+
+__all__ = [
+    "AutoRefillRun",
+    "Intake",
+    "OtherPharmacy",
+    "RefillRefused",
+    "RefillResult",
+    "auto_refill_run",
+    "auto_refill_set",
+    "fill_cancel",
+    "prescription_activate",
+    "prescription_create",
+    "prescription_hold",
+    "prescription_image_upload",
+    "prescription_inactivate",
+    "refill_request",
+    "rx_settings_update",
+    "transfer_in",
+    "transfer_out",
+]
