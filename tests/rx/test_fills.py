@@ -240,3 +240,21 @@ def test_quantity_remaining_counts_every_fill(technician, site):
     state = queries.rx_state(rx, site.today())
     assert state.quantity_remaining == Decimal("30")
     assert Fill.objects.filter(prescription=rx).count() == 1
+
+
+def test_refills_due_leaves_out_lapsed_and_waiting_ones(technician, site):
+    lapsed = make_rx(technician)
+    dispense(first_fill(lapsed), _days_ago(site, 70))  # due 46 days ago: lapsed
+    overdue = make_rx(technician)
+    dispense(first_fill(overdue), _days_ago(site, 40))  # due 16 days ago: still listed
+    waiting = make_rx(technician)
+    dispense(first_fill(waiting), _days_ago(site, 26))
+    services.refill_request(actor=technician, prescription=waiting)
+    refilled = make_rx(technician)
+    dispense(first_fill(refilled), _days_ago(site, 60))
+    again = services.refill_request(actor=technician, prescription=refilled).fill
+    dispense(again, _days_ago(site, 2))  # the last dispensing counts, not the first
+
+    due = queries.refills_due(actor=technician, within_days=7)
+
+    assert [d.state.rx.pk for d in due] == [overdue.pk]

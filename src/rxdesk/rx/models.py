@@ -246,6 +246,7 @@ class Fill(models.Model):
         indexes = [
             models.Index(fields=["site", "status", "fillable_on"], name="fill_queue"),
             models.Index(fields=["prescription", "-number"], name="fill_latest"),
+            models.Index(fields=["site", "status", "dispensed_on"], name="fill_dispensed"),
         ]
 
     def __str__(self) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import NotFound
@@ -83,8 +84,11 @@ class RxState:
     fills: list[Fill] = field(default_factory=list)
 
 
-def rx_state(rx: Prescription, today: dt.date) -> RxState:
-    """The state of one prescription (its fills prefetched)."""
+def rx_state(
+    rx: Prescription, today: dt.date, state_rules_: rules.StateRules | None = None
+) -> RxState:
+    """The state of one prescription (its fills prefetched; pass the site's rules when
+    reading many)."""
     fills = list(rx.fills.all())
     live = [f for f in fills if f.status in LIVE_FILLS]
     dispensed = [f for f in fills if f.status == FillStatus.DISPENSED and f.dispensed_on]
@@ -92,7 +96,7 @@ def rx_state(rx: Prescription, today: dt.date) -> RxState:
     used = sum((f.quantity for f in live), Decimal(0))
     left = rx.quantity * (1 + rx.refills_authorized) - rx.dispensed_elsewhere - used
     ask = min(rx.quantity, left) if left > 0 else rx.quantity
-    state_rules_ = state_rules(rx.site)
+    state_rules_ = state_rules_ or state_rules(rx.site)
     decision = rules.fill_allowed(
         rx=facts_of(rx), today=today, requested_quantity=ask, state=state_rules_
     )
@@ -174,8 +178,9 @@ def patient_profile(*, actor: User, patient: Patient) -> Profile:
     rxs = _with_fills(Prescription.objects.filter(patient=patient)).order_by(
         "-date_written", "-number"
     )
+    site_rules = state_rules(patient.site)
     for rx in rxs:
-        item = rx_state(rx, today)
+        item = rx_state(rx, today, site_rules)
         groups[item.state].append(item)
     return Profile(patient=patient, today=today, **groups)
 
@@ -186,26 +191,65 @@ class DueRefill:
     due_on: dt.date
 
 
+OVERDUE_DAYS = 30  # a refill overdue longer than this has lapsed: not on the daily list
+
+
 def refills_due(*, actor: User, within_days: int = 7, limit: int = 200) -> list[DueRefill]:
     """Active prescriptions with refills left whose next fill falls due within
-    ``within_days`` and that have nothing waiting: the refill-reminder list."""
+    ``within_days`` (or fell due at most OVERDUE_DAYS ago) and that have nothing waiting:
+    the refill-reminder list.
+
+    The database narrows the list through the dispensings of a short window of days
+    (index ``fill_dispensed``): a prescription is due when its last dispensing is at least
+    the threshold share of its days supply before the horizon. There are few distinct days
+    supplies, so that is one condition per (days supply, controlled or not) — portable SQL
+    with no date arithmetic in the database. The rules then decide each one exactly
+    (refills left, expiry, the last fill's own days supply)."""
     authorize(actor, Cap.RX_VIEW)
     site = actor.site
     assert site is not None
     today = site.today()
     horizon = today + dt.timedelta(days=max(0, min(within_days, 60)))
-    candidates = (
-        _with_fills(
-            Prescription.objects.filter(
-                site=site, status=RxStatus.ACTIVE, fills__status=FillStatus.DISPENSED
-            )
-        )
-        .exclude(fills__status__in=PENDING_FILLS)
+    rules_ = state_rules(site)
+    supplies = set(
+        Prescription.objects.filter(site=site, status=RxStatus.ACTIVE)
+        .values_list("days_supply", flat=True)
         .distinct()
     )
+    due_when = Q(pk__in=[])
+    for supply in supplies:
+        for controlled, threshold in (
+            (False, rules_.refill_threshold),
+            (True, rules_.controlled_refill_threshold),
+        ):
+            wait = dt.timedelta(days=math.ceil(threshold * supply))
+            kind = ~Q(prescription__schedule="") if controlled else Q(prescription__schedule="")
+            due_when |= (
+                Q(prescription__days_supply=supply)
+                & kind
+                & Q(dispensed_on__lte=horizon - wait)
+                & Q(dispensed_on__gte=today - wait - dt.timedelta(days=OVERDUE_DAYS))
+            )
+    later = Fill.objects.filter(
+        prescription=OuterRef("prescription"),
+        status=FillStatus.DISPENSED,
+        dispensed_on__gt=OuterRef("dispensed_on"),
+    )
+    pending = Fill.objects.filter(prescription=OuterRef("prescription"), status__in=PENDING_FILLS)
+    ids = list(
+        Fill.objects.filter(
+            due_when,
+            site=site,
+            status=FillStatus.DISPENSED,
+            prescription__status=RxStatus.ACTIVE,
+        )
+        .filter(~Exists(later), ~Exists(pending))
+        .order_by("dispensed_on")
+        .values_list("prescription_id", flat=True)[: limit * 2]
+    )
     due: list[DueRefill] = []
-    for rx in candidates.iterator(chunk_size=200):
-        item = rx_state(rx, today)
+    for rx in _with_fills(Prescription.objects.filter(pk__in=set(ids))):
+        item = rx_state(rx, today, rules_)
         if item.can_fill and item.next_fill_on is not None and item.next_fill_on <= horizon:
             due.append(DueRefill(state=item, due_on=item.next_fill_on))
     due.sort(key=lambda d: (d.due_on, d.state.rx.number))
