@@ -180,12 +180,14 @@ def _add_routers() -> None:
     from rxdesk.inventory.api import router as inventory_router
     from rxdesk.patients.api import prescribers as prescriber_router
     from rxdesk.patients.api import router as patient_router
+    from rxdesk.rx.api import router as rx_router
 
     api.add_router("/", core_router)
     api.add_router("/patients", patient_router)
     api.add_router("/prescribers", prescriber_router)
     api.add_router("/catalog", catalog_router)
     api.add_router("/inventory", inventory_router)
+    api.add_router("/", rx_router)
 
 
 _add_routers()

@@ -601,3 +601,18 @@ def test_the_canonical_string_expands_to_the_same_directions(typed, language):
         result.max_daily_doses,
     )
     assert flag_codes(again) == flag_codes(result)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected", "per_day"),
+    [
+        ("Take 1 capsule by mouth three times daily", "Take 1 capsule by mouth 3 times daily.", 3),
+        ("1 cap po 3 times a day", "Take 1 capsule by mouth 3 times daily.", 3),
+        ("1 T PO 4 times daily prn", "Take 1 tablet by mouth 4 times daily as needed.", 4),
+        ("2 tabs two times a day", "Take 2 tablets twice daily.", 2),
+    ],
+)
+def test_times_a_day_in_words_or_digits_is_a_frequency_not_a_dose(typed, expected, per_day):
+    result = expand(typed)
+    assert result.text == expected
+    assert result.frequency_per_day == per_day and not result.flags

@@ -17,7 +17,7 @@ from rxdesk.core.services import authorize
 from rxdesk.patients.models import Patient
 from rxdesk.rx import rules
 from rxdesk.rx.choices import ErxStatus, FillStatus, MessageDirection, RxStatus
-from rxdesk.rx.models import ErxMessage, Fill, Prescription
+from rxdesk.rx.models import ErxMessage, Fill, Prescription, PrescriptionImage
 from rxdesk.rx.services.common import LIVE_FILLS, PENDING_FILLS, facts_of, schedule_of, state_rules
 
 MAX_ID = 2**63 - 1  # a BIGINT: a larger number finds nothing and must not reach the driver
@@ -110,10 +110,14 @@ def rx_state(
             schedule=schedule_of(rx),
             state=state_rules_,
         ).fillable_on
+    reason = decision.reason
     if rx.status == RxStatus.TRANSFERRED:
         state = "transferred"
+        reason = f"Rx {rx.number} was transferred out ({rx.status_note or 'see transfers'})."
     elif rx.status == RxStatus.INACTIVE:
         state = "inactive"
+        why = rx.get_inactive_reason_display().lower() if rx.inactive_reason else "stopped"
+        reason = f"Rx {rx.number} is inactive ({why}); it cannot be filled."
     elif decision.code == "expired":
         state = "expired"
     elif rx.status == RxStatus.ON_HOLD:
@@ -135,7 +139,7 @@ def rx_state(
         quantity_remaining=max(left, Decimal(0)),
         expires_on=decision.expires_on,
         can_fill=decision.allowed and rx.status in (RxStatus.ACTIVE, RxStatus.ON_HOLD),
-        reason=decision.reason,
+        reason=reason,
         last_filled_on=last.dispensed_on if last else None,
         next_fill_on=next_on,
         pending=pending,
@@ -268,6 +272,16 @@ def fill_queue(*, actor: User, status: str = FillStatus.QUEUED, limit: int = 200
         .select_related("prescription__patient", "prescription__product", "prescription")
         .order_by(*order)[:limit]
     )
+
+
+def prescription_image_get(*, actor: User, image_id: Any) -> PrescriptionImage:
+    """A scanned hard copy of the actor's site by id; anything else is not found."""
+    authorize(actor, Cap.RX_VIEW)
+    pk = _pk(image_id)
+    found = PrescriptionImage.objects.filter(site_id=actor.site_id, pk=pk).first() if pk else None
+    if found is None:
+        raise NotFound("No such scanned image at this pharmacy.")
+    return found
 
 
 def erx_inbox(

@@ -358,6 +358,12 @@ class _Parser:
 
     def step(self) -> None:
         key = self.toks[self.i].key
+        # "3 times a day" is a frequency, not a dose of 3 followed by words.
+        found = self.entry()
+        if found is not None and found[1] > 1 and found[0].kind is Kind.FREQUENCY:
+            self.i += found[1]
+            self.parts.append(_Code(found[0]))
+            return
         if (dose := self.dose()) is not None:
             self.parts.append(dose)
             return

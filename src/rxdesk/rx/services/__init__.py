@@ -1,5 +1,12 @@
 """Every write of the prescription app, one module per part (see DESIGN.md)."""
 
+from rxdesk.rx.services.erx import (
+    ErxReceipt,
+    erx_receive,
+    erx_reject,
+    erx_resolve,
+    renewal_request_create,
+)
 from rxdesk.rx.services.fills import (
     AutoRefillRun,
     RefillRefused,
@@ -22,12 +29,16 @@ from rxdesk.rx.services.transfers import OtherPharmacy, transfer_in, transfer_ou
 
 __all__ = [
     "AutoRefillRun",
+    "ErxReceipt",
     "Intake",
     "OtherPharmacy",
     "RefillRefused",
     "RefillResult",
     "auto_refill_run",
     "auto_refill_set",
+    "erx_receive",
+    "erx_reject",
+    "erx_resolve",
     "fill_cancel",
     "prescription_activate",
     "prescription_create",
@@ -35,6 +46,7 @@ __all__ = [
     "prescription_image_upload",
     "prescription_inactivate",
     "refill_request",
+    "renewal_request_create",
     "rx_settings_update",
     "transfer_in",
     "transfer_out",

@@ -357,7 +357,11 @@ def create_from_intake(
         entered_at=now,
         updated_at=now,
     )
-    full_clean(rx, exclude=["site", "number", "patient", "prescriber", "product", "package"])
+    # entered_by is None for the operator at the shell (e.g. the e-prescription drop folder).
+    full_clean(
+        rx,
+        exclude=["site", "number", "patient", "prescriber", "product", "package", "entered_by"],
+    )
     rx.number = next_rx_number(site)
     rx.save()
     image_ids = {image.pk for image in images}
