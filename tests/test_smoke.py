@@ -8,7 +8,7 @@ from rxdesk.inventory.ledger import ledger_verify
 from rxdesk.inventory.models import StockBalance, StockMove
 from rxdesk.patients.models import Patient, Prescriber
 from rxdesk.rx.demo import DEMO_PRESCRIPTIONS
-from rxdesk.rx.models import Fill, Prescription
+from rxdesk.rx.models import ErxMessage, Fill, Prescription
 
 
 def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
@@ -27,10 +27,14 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert StockMove.objects.filter(site=site, reason="dispense").count() >= 4
     assert ledger_verify(site_id=site.pk) == (lots, [])
     # every demo prescription was taken in, plus one transferred in; one went out
-    assert Prescription.objects.filter(site=site).count() == len(DEMO_PRESCRIPTIONS) + 1
+    assert Prescription.objects.filter(site=site).count() == len(DEMO_PRESCRIPTIONS) + 2
     assert Prescription.objects.filter(site=site, status="transferred").count() == 1
     assert Prescription.objects.filter(site=site, needs_review=True).exists()
     assert Fill.objects.filter(site=site, status="scheduled").count() == 1  # asked too soon
+    # two e-prescriptions: one matched and queued, one waiting to be matched
+    assert sorted(
+        ErxMessage.objects.filter(site=site, direction="in").values_list("status", flat=True)
+    ) == ["needs_match", "queued"]
     # loading twice changes nothing
     moves = StockMove.objects.count()
     rxs = Prescription.objects.count()

@@ -190,6 +190,7 @@ def demo_rx_load(site: Site) -> int:
             if spec.refill_request:
                 services.refill_request(actor=tech, prescription=rx, source="phone")
         _transfers(site, tech, rph, today)
+        _inbox(site, tech, today)
     return created + 2
 
 
@@ -239,3 +240,54 @@ def _transfers(site: Site, tech: User, rph: User, today: dt.date) -> None:
             other=elm,
             notes="Patient moved closer to Elm Street.",
         )
+
+
+def _inbox(site: Site, tech: User, today: dt.date) -> None:
+    """Two e-prescriptions from the clinic's EHR: one for a known patient, matched and
+    queued; one for a patient the pharmacy has never seen, waiting to be matched."""
+    from rxdesk.interop import script
+    from rxdesk.rx.services.erx import erx_receive
+
+    prescriber = Prescriber.objects.filter(site=site, last_name="Alvarez").first()
+    package = _package("Amoxicillin")
+    if prescriber is None or package is None or not site.ncpdp_id:
+        return
+    sender = script.Endpoint("D", prescriber.npi)
+    people = [
+        ("DAVIS", "EMILY", dt.date(2016, 9, 3), "F"),  # on file
+        ("OKONKWO", "CHIDI", dt.date(2015, 4, 22), "M"),  # new to the pharmacy
+    ]
+    for n, (last, first, dob, sex) in enumerate(people, start=1):
+        xml = script.new_rx(
+            to=script.Endpoint("P", site.ncpdp_id),
+            from_=sender,
+            message_id=f"DEMO-NEWRX-{n:04d}",
+            sent_time=timezone.now(),
+            patient=script.Patient(
+                name=script.Name(last, first),
+                gender=sex,
+                date_of_birth=dob,
+                address=script.PostalAddress(
+                    f"{40 + n} Maple Court", None, "Springfield", "IL", "62704", "US"
+                ),
+                phone=f"217555{3000 + n:04d}",
+            ),
+            pharmacy=script.Pharmacy(ncpdp_id=site.ncpdp_id, business_name=site.name),
+            prescriber=script.Prescriber(
+                name=script.Name(prescriber.last_name.upper(), prescriber.first_name.upper()),
+                npi=prescriber.npi,
+                dea_number=prescriber.dea_number or None,
+            ),
+            medication=script.Medication(
+                drug_description=str(package.product),
+                quantity=script.Quantity(Decimal(30), "38", "C48480"),
+                written_date=today,
+                substitutions=0,
+                sig=script.Sig("1 CAP PO TID X10D"),
+                product_code=script.Code(package.ndc11, "ND"),
+                days_supply=10,
+                refills=0,
+            ),
+            prescriber_order_number=f"ALV-{today:%y%m%d}-{n}",
+        )
+        erx_receive(actor=tech, xml=xml)
