@@ -8,5 +8,6 @@ urlpatterns = [
     path("prescribers/", include("rxdesk.patients.urls_prescribers")),
     path("catalog/", include("rxdesk.catalog.urls")),
     path("inventory/", include("rxdesk.inventory.urls")),
+    path("rx/", include("rxdesk.rx.urls")),
     path("api/v1/", api.urls),
 ]

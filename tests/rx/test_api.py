@@ -187,7 +187,12 @@ def test_it_takes_in_a_typed_prescription_and_queues_its_first_fill(as_tech, sit
     assert out["date_written"] == site.today().isoformat()
     assert out["expires_on"] == site.today().replace(year=site.today().year + 1).isoformat()
     assert (out["diagnosis_code"], out["notes"]) == ("F32.9", "Call when ready.")
-    assert (out["can_fill"], out["can_fill_reason"], out["next_fill_on"]) == (True, "", None)
+    # The first fill is waiting, so no other fill can be asked for until it is dispensed.
+    assert (out["can_fill"], out["can_fill_reason"], out["next_fill_on"]) == (
+        False,
+        "Fill 0 is already queued; the next one comes after it.",
+        None,
+    )
     assert out["fills"] == [
         {
             "id": fill.pk,

@@ -226,6 +226,14 @@ def resolve_code(*, actor: User | None, code: str) -> Resolved:
 # --- Products ---------------------------------------------------------------------------------
 
 
+def packages_by_ids(*, actor: User | None, ids: Iterable[int]) -> list[Package]:
+    """Packages by id, in the order given (unknown ids left out)."""
+    authorize(actor, Cap.CATALOG_VIEW)
+    wanted = list(dict.fromkeys(ids))
+    found = Package.objects.select_related("product").in_bulk(wanted)
+    return [found[pk] for pk in wanted if pk in found]
+
+
 def product_for(*, actor: User | None, product_id: int) -> Product:
     """The product with this id, or NotFound."""
     authorize(actor, Cap.CATALOG_VIEW)

@@ -111,6 +111,11 @@ def rx_state(
             state=state_rules_,
         ).fillable_on
     reason = decision.reason
+    if pending is not None and decision.allowed:
+        waiting = (
+            f"waiting until {pending.fillable_on:%m/%d/%Y}" if pending.fillable_on else "queued"
+        )
+        reason = f"Fill {pending.number} is already {waiting}; the next one comes after it."
     if rx.status == RxStatus.TRANSFERRED:
         state = "transferred"
         reason = f"Rx {rx.number} was transferred out ({rx.status_note or 'see transfers'})."
@@ -138,7 +143,9 @@ def rx_state(
         refills_remaining=decision.refills_remaining,
         quantity_remaining=max(left, Decimal(0)),
         expires_on=decision.expires_on,
-        can_fill=decision.allowed and rx.status in (RxStatus.ACTIVE, RxStatus.ON_HOLD),
+        can_fill=pending is None
+        and decision.allowed
+        and rx.status in (RxStatus.ACTIVE, RxStatus.ON_HOLD),
         reason=reason,
         last_filled_on=last.dispensed_on if last else None,
         next_fill_on=next_on,
@@ -282,6 +289,22 @@ def prescription_image_get(*, actor: User, image_id: Any) -> PrescriptionImage:
     if found is None:
         raise NotFound("No such scanned image at this pharmacy.")
     return found
+
+
+def prescription_images_unattached(*, actor: User, image_ids: Any) -> list[PrescriptionImage]:
+    """Scans uploaded on the typing screen and not yet attached to a prescription (this
+    pharmacy's only; the bytes are not read). The service checks them again on attaching."""
+    authorize(actor, Cap.RX_ENTER)
+    ids = {pk for pk in (_pk(raw) for raw in image_ids) if pk}
+    if not ids:
+        return []
+    return list(
+        PrescriptionImage.objects.filter(
+            site_id=actor.site_id, pk__in=ids, prescription__isnull=True
+        )
+        .defer("content")
+        .order_by("pk")
+    )
 
 
 def erx_inbox(

@@ -217,3 +217,114 @@
     start();
   }
 })();
+
+// Pickers on the typing screen: a search box ([data-picker-box]) lists choices in its
+// [data-picks] area (htmx); ↓ ↑ walk them, Enter picks one (or the only one), and a pick
+// ([data-pick], JSON) sets hidden fields, shows what was chosen and moves to the next box.
+// Enter in a box never submits the form: in the drug box ([data-enter-next]) it moves on,
+// as a scanner ends each code with Enter. Forms marked data-reset-after are cleared once
+// htmx has sent them (the upload of a scan).
+(function () {
+  "use strict";
+
+  function picker(el) { return el && el.closest ? el.closest("[data-picker]") : null; }
+
+  function picks(box) {
+    var area = box ? box.querySelector("[data-picks]") : null;
+    return area ? Array.prototype.slice.call(area.querySelectorAll("[data-pick]")) : [];
+  }
+
+  function focusables(form) {
+    return Array.prototype.filter.call(form.elements, function (el) {
+      return /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(el.tagName) && !el.disabled &&
+        el.type !== "hidden" && !el.closest("[data-picks]") &&
+        (el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+    });
+  }
+
+  function focusNext(input) {
+    var form = input.form;
+    if (!form) { return; }
+    var list = focusables(form);
+    var next = list[list.indexOf(input) + 1];
+    if (next) { next.focus(); }
+  }
+
+  function applyPick(button) {
+    var pick;
+    try { pick = JSON.parse(button.getAttribute("data-pick")); } catch (e) { return; }
+    Object.keys(pick.set || {}).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (!el) { return; }
+      el.value = pick.set[id];
+      el.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    Object.keys(pick.text || {}).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) { el.textContent = pick.text[id]; }
+    });
+    var box = picker(button);
+    var area = box ? box.querySelector("[data-picks]") : null;
+    if (area) { area.innerHTML = ""; }
+    var targets = [].concat(pick.focus || []);
+    for (var i = 0; i < targets.length; i++) {
+      var next = document.getElementById(targets[i]);
+      if (next) { next.focus(); break; }
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("[data-pick]") : null;
+    if (!button) { return; }
+    event.preventDefault();
+    applyPick(button);
+  });
+
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    var clears = target && target.getAttribute ? target.getAttribute("data-clears") : null;
+    if (clears) {
+      var other = document.getElementById(clears);
+      if (other) { other.value = ""; }
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!target || !target.closest || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var box = picker(target);
+    if (!box) { return; }
+    var list = picks(box);
+    var index = list.indexOf(target);
+    if (target.hasAttribute("data-picker-box")) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        if (target.hasAttribute("data-enter-next")) { focusNext(target); }
+        else if (list.length === 1) { applyPick(list[0]); }
+      } else if (event.key === "ArrowDown" && list.length) {
+        event.preventDefault();
+        list[0].focus();
+      }
+    } else if (index >= 0) {
+      if (event.key === "ArrowDown") {
+        event.preventDefault();
+        list[Math.min(index + 1, list.length - 1)].focus();
+      } else if (event.key === "ArrowUp") {
+        event.preventDefault();
+        if (index === 0) { box.querySelector("[data-picker-box]").focus(); }
+        else { list[index - 1].focus(); }
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        box.querySelector("[data-picker-box]").focus();
+      }
+    }
+  }, true);
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form && form.hasAttribute && form.hasAttribute("data-reset-after") && form.reset) {
+      form.reset();
+    }
+  });
+})();

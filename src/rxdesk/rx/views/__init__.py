@@ -1,0 +1,58 @@
+"""Workstation screens of prescriptions (see the modules for each part)."""
+
+from rxdesk.rx.views.erx import erx_inbox, erx_message, erx_reject, erx_resolve
+from rxdesk.rx.views.intake import (
+    rx_find_drug,
+    rx_find_patient,
+    rx_find_prescriber,
+    rx_image,
+    rx_image_upload,
+    rx_intake,
+    rx_sig_preview,
+    rx_transfer_in,
+)
+from rxdesk.rx.views.prescriptions import (
+    fill_cancel,
+    rx_activate,
+    rx_auto_refill,
+    rx_detail,
+    rx_hold,
+    rx_inactivate,
+    rx_lookup,
+    rx_profile,
+    rx_queue,
+    rx_queue_counts,
+    rx_refill,
+    rx_renewal_request,
+    rx_settings,
+    rx_transfer_out,
+)
+
+__all__ = [
+    "erx_inbox",
+    "erx_message",
+    "erx_reject",
+    "erx_resolve",
+    "fill_cancel",
+    "rx_activate",
+    "rx_auto_refill",
+    "rx_detail",
+    "rx_find_drug",
+    "rx_find_patient",
+    "rx_find_prescriber",
+    "rx_hold",
+    "rx_image",
+    "rx_image_upload",
+    "rx_inactivate",
+    "rx_intake",
+    "rx_lookup",
+    "rx_profile",
+    "rx_queue",
+    "rx_queue_counts",
+    "rx_refill",
+    "rx_renewal_request",
+    "rx_settings",
+    "rx_sig_preview",
+    "rx_transfer_in",
+    "rx_transfer_out",
+]
