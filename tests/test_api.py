@@ -95,6 +95,8 @@ def test_a_bearer_token_acts_as_its_user(technician):
             "patient.view",
             "prescriber.edit",
             "prescriber.view",
+            "rx.enter",
+            "rx.view",
             "site.view",
             "stock.dispense",
         ],
