@@ -124,3 +124,34 @@ def first(values: dict[str, Any], *names: str) -> Any:
 
 def latest_fill(rx: Prescription) -> Fill | None:
     return rx.fills.exclude(status=FillStatus.CANCELLED).order_by("-number").first()
+
+
+def status_set(
+    rx: Prescription,
+    status: str,
+    *,
+    note: str = "",
+    hold_reason: str = "",
+    inactive_reason: str = "",
+    auto_refill: bool | None = None,
+) -> None:
+    """Move a locked prescription to ``status`` with its reason and note (no audit: the
+    calling service writes its own event)."""
+    from django.utils import timezone
+
+    rx.status, rx.hold_reason, rx.status_note = status, hold_reason, note.strip()[:200]
+    if inactive_reason or status != "inactive":
+        rx.inactive_reason = inactive_reason
+    rx.status_changed_at = rx.updated_at = timezone.now()
+    fields = [
+        "status",
+        "hold_reason",
+        "inactive_reason",
+        "status_note",
+        "status_changed_at",
+        "updated_at",
+    ]
+    if auto_refill is not None:
+        rx.auto_refill = auto_refill
+        fields.append("auto_refill")
+    rx.save(update_fields=fields)

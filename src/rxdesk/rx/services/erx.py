@@ -71,7 +71,6 @@ from rxdesk.core.services import authorize
 from rxdesk.core.validators import normalize_phone, validate_phone, validate_postal_code
 from rxdesk.interop import script
 from rxdesk.patients.models import Patient, Prescriber, name_key
-from rxdesk.rx import days_supply as ds
 from rxdesk.rx import matching
 from rxdesk.rx.choices import (
     ErxStatus,
@@ -88,6 +87,7 @@ from rxdesk.rx.services.common import own, remaining
 from rxdesk.rx.services.prescriptions import (
     Intake,
     audit_data,
+    computed_days_supply,
     create_from_intake,
     inactivate,
 )
@@ -362,34 +362,10 @@ def _computed_days(text: str, quantity: Decimal, unit: str, package: Package | N
         sig = expand(" ".join(text.split()), language="en")
     except SigError:
         return None
-    if sig.dose is None or sig.frequency_per_day is None or not sig.dose_unit:
+    computed = computed_days_supply(sig, quantity, unit, package)
+    if computed is None:
         return None
-    if unit not in QuantityUnit.values:
-        return None
-    dose, per_day, sides = sig.dose, sig.frequency_per_day, sig.site_count
-    if sig.max_daily_doses is not None and sig.max_daily_doses < dose * per_day * sides:
-        dose, per_day, sides = sig.max_daily_doses, Decimal(1), 1
-    facts = ds.ProductFacts()
-    if package is not None and package.billing_unit == QuantityUnit.ML:
-        facts = ds.ProductFacts(package_ml=package.package_quantity)
-    try:
-        days = ds.days_supply(
-            ds.Directions(
-                quantity=quantity,
-                quantity_unit=ds.parse_unit({"EA": "each", "ML": "mL", "GM": "g"}[unit]),
-                dose=dose,
-                dose_unit=ds.parse_unit(sig.dose_unit),
-                per_day=per_day,
-                sides=sides,
-                prn=sig.prn,
-                duration_days=sig.duration_days,
-                form=sig.dose_unit if unit == QuantityUnit.EACH else "tablet",
-            ),
-            facts,
-        ).days
-    except ds.DaysSupplyError:
-        return None
-    return days if 1 <= days <= 365 else None
+    return computed.days if 1 <= computed.days <= 365 else None
 
 
 def _intake(

@@ -24,6 +24,7 @@ from rxdesk.rx.services.common import (
     own,
     schedule_of,
     state_rules,
+    status_set,
 )
 
 register_actions(
@@ -126,17 +127,7 @@ def queue_refill(
     else:
         fillable_on, message = None, ""
     if rx.status == RxStatus.ON_HOLD:
-        rx.status, rx.hold_reason, rx.status_note = RxStatus.ACTIVE, "", ""
-        rx.status_changed_at = rx.updated_at = timezone.now()
-        rx.save(
-            update_fields=[
-                "status",
-                "hold_reason",
-                "status_note",
-                "status_changed_at",
-                "updated_at",
-            ]
-        )
+        status_set(rx, RxStatus.ACTIVE)
     fill = Fill.objects.create(
         site=rx.site,
         prescription=rx,

@@ -32,7 +32,13 @@ from rxdesk.rx.choices import (
     RxStatus,
 )
 from rxdesk.rx.models import Fill, Prescription, PrescriptionImage
-from rxdesk.rx.services.common import PENDING_FILLS, next_rx_number, own, state_rules
+from rxdesk.rx.services.common import (
+    PENDING_FILLS,
+    next_rx_number,
+    own,
+    state_rules,
+    status_set,
+)
 from rxdesk.rx.sig import SigError, SigResult, expand
 
 register_actions(
@@ -137,22 +143,23 @@ class Checked:
     expires_on: dt.date | None
 
 
-def _days_supply_warning(
-    sig: SigResult, quantity: Decimal, unit: str, typed: int, package: Package | None
-) -> str:
-    """The typed days supply against the one the directions and quantity give, or ''."""
+def computed_days_supply(
+    sig: SigResult, quantity: Decimal, unit: str, package: Package | None
+) -> ds.DaysSupply | None:
+    """The days supply the directions and quantity give, or None when the directions carry
+    no numbers (free text) or the units cannot be compared (tablets against grams)."""
     if sig.dose is None or sig.frequency_per_day is None or not sig.dose_unit:
-        return ""
-    per_day = sig.frequency_per_day
-    dose = sig.dose
-    sides = sig.site_count
+        return None
+    if unit not in QuantityUnit.values:
+        return None
+    dose, per_day, sides = sig.dose, sig.frequency_per_day, sig.site_count
     if sig.max_daily_doses is not None and sig.max_daily_doses < dose * per_day * sides:
         dose, per_day, sides = sig.max_daily_doses, Decimal(1), 1
     facts = ds.ProductFacts()
     if package is not None and package.billing_unit == QuantityUnit.ML:
         facts = ds.ProductFacts(package_ml=package.package_quantity)
     try:
-        computed = ds.days_supply(
+        return ds.days_supply(
             ds.Directions(
                 quantity=quantity,
                 quantity_unit=ds.parse_unit({"EA": "each", "ML": "mL", "GM": "g"}[unit]),
@@ -166,9 +173,21 @@ def _days_supply_warning(
             ),
             facts,
         )
+    except ds.DaysSupplyError:
+        return None
+
+
+def days_supply_warning(
+    sig: SigResult, quantity: Decimal, unit: str, typed: int, package: Package | None
+) -> str:
+    """The typed days supply against the one the directions and quantity give, or ''."""
+    computed = computed_days_supply(sig, quantity, unit, package)
+    if computed is None:
+        return ""
+    try:
         check = ds.check_days_supply(typed, computed)
     except ds.DaysSupplyError:
-        return ""  # units the arithmetic cannot compare (e.g. tablets typed against grams)
+        return ""
     return "" if check.ok else check.message[:400]
 
 
@@ -274,7 +293,7 @@ def intake_problems(intake: Intake, *, site: Site, today: dt.date) -> Checked:
             unique.setdefault((e["field"], e["message"]), e)
         raise Invalid(errors=list(unique.values()))
     assert quantity is not None and days is not None and refills is not None and sig_en
-    warning = _days_supply_warning(sig_en, quantity, intake.quantity_unit, days, package)
+    warning = days_supply_warning(sig_en, quantity, intake.quantity_unit, days, package)
     return Checked(
         schedule=schedule,
         quantity=quantity,
@@ -592,17 +611,7 @@ def prescription_hold(
                 field="status",
             )
         cancelled = cancel_pending_fills(rx, "Prescription put on hold")
-        rx.status, rx.hold_reason, rx.status_note = RxStatus.ON_HOLD, reason, note.strip()[:200]
-        rx.status_changed_at = rx.updated_at = timezone.now()
-        rx.save(
-            update_fields=[
-                "status",
-                "hold_reason",
-                "status_note",
-                "status_changed_at",
-                "updated_at",
-            ]
-        )
+        status_set(rx, RxStatus.ON_HOLD, hold_reason=reason, note=note)
         audit_record(
             actor=actor,
             action="rx.held",
@@ -624,17 +633,7 @@ def prescription_activate(*, actor: User, prescription: Prescription) -> Prescri
                 f"Rx {rx.number} is {rx.get_status_display().lower()}, not on hold.",
                 field="status",
             )
-        rx.status, rx.hold_reason, rx.status_note = RxStatus.ACTIVE, "", ""
-        rx.status_changed_at = rx.updated_at = timezone.now()
-        rx.save(
-            update_fields=[
-                "status",
-                "hold_reason",
-                "status_note",
-                "status_changed_at",
-                "updated_at",
-            ]
-        )
+        status_set(rx, RxStatus.ACTIVE)
         audit_record(actor=actor, action="rx.activated", obj=rx, patient_id=rx.patient_id)
     return rx
 
@@ -642,21 +641,7 @@ def prescription_activate(*, actor: User, prescription: Prescription) -> Prescri
 def inactivate(rx: Prescription, *, actor: User | None, reason: str, note: str = "") -> list[int]:
     """Inactivate a locked prescription and cancel its pending fills (no audit)."""
     cancelled = cancel_pending_fills(rx, InactiveReason(reason).label)
-    rx.status, rx.inactive_reason, rx.hold_reason = RxStatus.INACTIVE, reason, ""
-    rx.status_note = note.strip()[:200]
-    rx.status_changed_at = rx.updated_at = timezone.now()
-    rx.auto_refill = False
-    rx.save(
-        update_fields=[
-            "status",
-            "inactive_reason",
-            "hold_reason",
-            "status_note",
-            "status_changed_at",
-            "updated_at",
-            "auto_refill",
-        ]
-    )
+    status_set(rx, RxStatus.INACTIVE, inactive_reason=reason, note=note, auto_refill=False)
     return cancelled
 
 

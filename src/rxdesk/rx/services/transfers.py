@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from rxdesk.core.audit import audit_record, register_actions
 from rxdesk.core.capabilities import Cap
@@ -21,7 +20,7 @@ from rxdesk.core.validators import normalize_phone
 from rxdesk.rx import rules
 from rxdesk.rx.choices import FillSource, FillStatus, Origin, RxStatus, TransferDirection
 from rxdesk.rx.models import Prescription, PrescriptionImage, Transfer
-from rxdesk.rx.services.common import own, schedule_of, state_rules
+from rxdesk.rx.services.common import own, schedule_of, state_rules, status_set
 from rxdesk.rx.services.prescriptions import (
     Intake,
     audit_data,
@@ -261,18 +260,11 @@ def transfer_out(
         )
         row.save()
         cancelled = cancel_pending_fills(rx, "Prescription transferred out")
-        rx.status, rx.hold_reason, rx.auto_refill = RxStatus.TRANSFERRED, "", False
-        rx.status_note = f"Transferred to {row.pharmacy_name}"[:200]
-        rx.status_changed_at = rx.updated_at = timezone.now()
-        rx.save(
-            update_fields=[
-                "status",
-                "hold_reason",
-                "auto_refill",
-                "status_note",
-                "status_changed_at",
-                "updated_at",
-            ]
+        status_set(
+            rx,
+            RxStatus.TRANSFERRED,
+            note=f"Transferred to {row.pharmacy_name}",
+            auto_refill=False,
         )
         audit_record(
             actor=actor,

@@ -30,7 +30,7 @@ from rxdesk.rx import queries, services
 from rxdesk.rx.choices import FillStatus, Origin, QuantityUnit, RxStatus
 from rxdesk.rx.forms import IntakeForm, TransferInForm, other_pharmacy_values
 from rxdesk.rx.models import Prescription
-from rxdesk.rx.services.prescriptions import MAX_IMAGE_BYTES, _days_supply_warning
+from rxdesk.rx.services.prescriptions import MAX_IMAGE_BYTES, days_supply_warning
 from rxdesk.rx.sig import SigError, expand
 from rxdesk.rx.views.common import (
     Picked,
@@ -260,7 +260,7 @@ def rx_sig_preview(request: HttpRequest) -> HttpResponse:
                     except (Invalid, NotFound, catalog_queries.AmbiguousCode):
                         package = None
                 # The same check as rxdesk.rx.services.prescriptions.intake_problems.
-                context["warning"] = _days_supply_warning(english, quantity, unit, days, package)
+                context["warning"] = days_supply_warning(english, quantity, unit, days, package)
     return render(request, "rx/_sig_preview.html", context)
 
 
