@@ -857,7 +857,7 @@ def test_a_new_rx_that_matches_queues_a_prescription(erx, as_tech, site):
     )
     package = PackageFactory(
         product=ProductFactory(name="Lisinopril", strength="10 mg/1", dosage_form="TABLET"),
-        ndc10="12345-6789-01",
+        ndc10="12345-6789-1",
         description="30 TABLET in 1 BOTTLE (12345-6789-01)",
     )
 

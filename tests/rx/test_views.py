@@ -724,7 +724,7 @@ def received(site, technician):
     product = ProductFactory(
         name="Lisinopril", generic_name="Lisinopril", strength="10 mg/1", dosage_form="TABLET"
     )
-    PackageFactory(product=product, ndc10="12345-6789-01", description="30 TABLET in 1 BOTTLE")
+    PackageFactory(product=product, ndc10="12345-6789-1", description="30 TABLET in 1 BOTTLE")
     # The team's sample is addressed to NCPDP 9990001, its NPI has a wrong check digit and
     # it was written in 2025: send it to this pharmacy, from a prescriber with a good NPI
     # not on file here, written two days ago.
