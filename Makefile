@@ -56,12 +56,17 @@ openapi-check: install
 	@diff -u openapi.json $(RXDESK_VAR_DIR)/openapi.json \
 	  || (echo "openapi.json is out of date with the code: run 'make openapi' and review"; exit 1)
 
-## Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium).
+## Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium), and
+## Tesseract OCR, which reads the printed label back in the fill workflow's browser test.
 browser:
-	@test -x /usr/bin/chromium || { \
-	  echo "Installing Debian's chromium for the browser tests…"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+	@missing=""; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian's$$missing for the browser tests…"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	fi
 
 bench: install
 	$(BIN)/python -m bench

@@ -36,6 +36,7 @@ def main() -> None:
         audit_bench,
         catalog_import_bench,
         catalog_search_bench,
+        fill_bench,
         ledger_bench,
         recall_bench,
         rx_bench,
@@ -51,6 +52,7 @@ def main() -> None:
         ledger_bench,
         recall_bench,
         rx_bench,
+        fill_bench,
     )
     # `python -m bench recall search` runs only those (a module's name without "_bench").
     chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]

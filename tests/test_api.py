@@ -96,6 +96,8 @@ def test_a_bearer_token_acts_as_its_user(technician):
             "prescriber.edit",
             "prescriber.view",
             "rx.enter",
+            "rx.fill",
+            "rx.sell",
             "rx.view",
             "site.view",
             "stock.dispense",

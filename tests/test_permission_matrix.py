@@ -22,6 +22,7 @@ from tests.catalog.factories import PackageFactory, ProductFactory
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 from tests.inventory.matrix import API_ROWS as INVENTORY_API_ROWS
 from tests.rx.matrix_api import API_ROWS as RX_API_ROWS
+from tests.rx.matrix_devices import API_ROWS as RX_DEVICE_ROWS
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
     Role.TECHNICIAN,
@@ -235,6 +236,7 @@ API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
 # The inventory keeps its rows beside its own tests (tests/inventory/matrix_*.py).
 API_MATRIX.update(INVENTORY_API_ROWS)
 API_MATRIX.update(RX_API_ROWS)
+API_MATRIX.update(RX_DEVICE_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

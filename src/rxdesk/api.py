@@ -116,9 +116,17 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return problem(request, 422, "Invalid input", detail, code="invalid", errors=errors)
 
 
+# Members of a problem body that an error's extra details may not overwrite.
+_RESERVED = frozenset({"type", "title", "status", "detail", "errors", "code", "request"})
+
+
 @api.exception_handler(DomainError)
 def _domain(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | list | bool)}
+    extra = {
+        k: v
+        for k, v in exc.extra.items()
+        if isinstance(v, str | int | list | bool) and k not in _RESERVED
+    }
     errors = exc.errors if (exc.errors or exc.status == 422) else None
     return problem(
         request, exc.status, exc.title, exc.message, code=exc.code, errors=errors, **extra
@@ -181,6 +189,8 @@ def _add_routers() -> None:
     from rxdesk.patients.api import prescribers as prescriber_router
     from rxdesk.patients.api import router as patient_router
     from rxdesk.rx.api import router as rx_router
+    from rxdesk.rx.api_devices import router as devices_router
+    from rxdesk.rx.api_fills import router as fills_router
 
     api.add_router("/", core_router)
     api.add_router("/patients", patient_router)
@@ -188,6 +198,8 @@ def _add_routers() -> None:
     api.add_router("/catalog", catalog_router)
     api.add_router("/inventory", inventory_router)
     api.add_router("/", rx_router)
+    api.add_router("/", fills_router)
+    api.add_router("/", devices_router)
 
 
 _add_routers()

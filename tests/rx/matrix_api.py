@@ -9,11 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
+
 from rxdesk.core.choices import Role
 from rxdesk.core.models import Site, User
 from rxdesk.rx import services
-from rxdesk.rx.models import Prescription
+from rxdesk.rx.models import Fill, Prescription
+from rxdesk.rx.services import workflow
 from tests.factories import UserFactory
+from tests.inventory.factories import stock
 from tests.rx.factories import dispense, first_fill, make_rx, parts
 
 T, TT, RPH, PIC = (
@@ -147,3 +151,117 @@ API_ROWS: dict[tuple[str, str], Any] = {
     # before the content type and the body, so the others get 403.
     ("POST", "/erx/inbox"): (RX_WRITERS, 415, lambda s, u: (f"{P}/erx/inbox", {})),
 }
+
+
+# --- The fill workflow (rxdesk/rx/api_fills.py) ------------------------------------------------
+# Data and final verification are the pharmacist's (and the PIC's); filling, holds, the sale
+# and return to stock are every prescription worker's; the priority is set by whoever takes
+# prescriptions in. Each setup builds the fill in the state its step applies to, with stock on
+# the shelf, so an allowed role succeeds.
+RX_VERIFY = frozenset({RPH, PIC})
+RX_FILL = frozenset({T, TT, RPH, PIC})
+
+
+def _pharmacist(site: Site) -> User:
+    return UserFactory(site=site, role=Role.PHARMACIST, username="matrix-rx-setup-rph")
+
+
+def _fill_queued(site: Site) -> Fill:
+    rx = _rx(site)
+    stock(site, rx.package, lot="MATRIX-1", quantity=100)
+    return first_fill(rx)
+
+
+def _fill_to_fill(site: Site) -> Fill:
+    return workflow.fill_data_verify(actor=_pharmacist(site), fill=_fill_queued(site))
+
+
+def _fill_filled(site: Site) -> Fill:
+    fill = _fill_to_fill(site)
+    return workflow.fill_product(
+        actor=_clerk(site), fill=fill, scanned_code=fill.prescription.package.ndc10
+    )
+
+
+def _fill_ready(site: Site) -> Fill:
+    return workflow.fill_final_verify(actor=_pharmacist(site), fill=_fill_filled(site))
+
+
+def _fill_held(site: Site) -> Fill:
+    return workflow.fill_hold(actor=_clerk(site), fill=_fill_queued(site), reason="waiting_pa")
+
+
+def _fill_overdue(site: Site) -> Fill:
+    fill = _fill_ready(site)
+    Fill.objects.filter(pk=fill.pk).update(ready_at=timezone.now() - dt.timedelta(days=11))
+    return fill
+
+
+API_ROWS.update(
+    {
+        ("GET", "/fills"): (
+            RX_READERS,
+            200,
+            lambda s, u: (
+                f"{P}/fills?status=queued&patient_id={_fill_queued(s).prescription.patient_id}",
+                None,
+            ),
+        ),
+        ("GET", "/fills/return-to-stock"): (
+            RX_READERS,
+            200,
+            lambda s, u: (_fill_overdue(s) and f"{P}/fills/return-to-stock", None),
+        ),
+        ("GET", "/fills/{fill_id}"): (
+            RX_READERS,
+            200,
+            lambda s, u: (f"{P}/fills/{_fill_ready(s).pk}", None),
+        ),
+        ("POST", "/fills/{fill_id}/data-verification"): (
+            RX_VERIFY,
+            200,
+            lambda s, u: (f"{P}/fills/{_fill_queued(s).pk}/data-verification", {"approve": True}),
+        ),
+        ("POST", "/fills/{fill_id}/fill"): (
+            RX_FILL,
+            200,
+            lambda s, u: (
+                f"{P}/fills/{(f := _fill_to_fill(s)).pk}/fill",
+                {"scanned_code": f.prescription.package.ndc10},
+            ),
+        ),
+        ("POST", "/fills/{fill_id}/final-verification"): (
+            RX_VERIFY,
+            200,
+            lambda s, u: (f"{P}/fills/{_fill_filled(s).pk}/final-verification", {}),
+        ),
+        ("POST", "/fills/{fill_id}/hold"): (
+            RX_FILL,
+            200,
+            lambda s, u: (f"{P}/fills/{_fill_queued(s).pk}/hold", {"reason": "out_of_stock"}),
+        ),
+        ("POST", "/fills/{fill_id}/release"): (
+            RX_FILL,
+            200,
+            lambda s, u: (f"{P}/fills/{_fill_held(s).pk}/release", None),
+        ),
+        ("POST", "/fills/{fill_id}/priority"): (
+            RX_WRITERS,
+            200,
+            lambda s, u: (f"{P}/fills/{_fill_queued(s).pk}/priority", {"priority": "waiter"}),
+        ),
+        ("POST", "/fills/{fill_id}/sale"): (
+            RX_FILL,
+            200,
+            lambda s, u: (f"{P}/fills/{_fill_ready(s).pk}/sale", None),
+        ),
+        ("POST", "/fills/{fill_id}/return-to-stock"): (
+            RX_FILL,
+            200,
+            lambda s, u: (
+                f"{P}/fills/{_fill_ready(s).pk}/return-to-stock",
+                {"reason": "Not picked up"},
+            ),
+        ),
+    }
+)

@@ -18,7 +18,14 @@ from rxdesk.core.choices import Role
 from rxdesk.core.models import Site, User
 from rxdesk.rx import services
 from rxdesk.rx.choices import ErxStatus, MessageDirection
-from rxdesk.rx.models import ErxMessage, Fill, Prescription, PrescriptionImage, Transfer
+from rxdesk.rx.models import (
+    ErxMessage,
+    Fill,
+    FillEvent,
+    Prescription,
+    PrescriptionImage,
+    Transfer,
+)
 from tests.factories import PatientFactory, UserFactory
 from tests.rx.factories import typed
 
@@ -128,3 +135,70 @@ UI_ROWS: dict[str, Any] = {
 }
 
 WATCHED: list[Any] = [Prescription, Fill, Transfer, PrescriptionImage, ErxMessage]
+
+
+# --- The fill workflow's screens (rxdesk.rx.views.fills) -----------------------------------------
+# Data and final verification are a pharmacist's (the service refuses anyone else, through any
+# door); filling, holds, priority, the sale and return to stock are the whole pharmacy team's.
+# Each verification form posted empty approves nothing (422); a button posted empty is refused
+# by its service and says so on the page it came from (302); the first print of a filled
+# fill's label needs nothing more (200, the PDF).
+
+
+def _pharmacist(site: Site) -> User:
+    return User.objects.filter(site=site, username="matrix-rx-rph").first() or UserFactory(
+        site=site, role=RPH, username="matrix-rx-rph"
+    )
+
+
+def _queued_fill(site: Site) -> Fill:
+    from tests.inventory.factories import stock
+
+    rx = _rx(site)
+    assert rx.package is not None
+    stock(site, rx.package, lot="MATRIX-1", quantity=100)
+    return Fill.objects.get(prescription=rx)
+
+
+def _queued_kwargs(site: Site) -> dict[str, Any]:
+    return {"pk": _queued_fill(site).pk}
+
+
+def _to_fill(site: Site) -> Fill:
+    from rxdesk.rx.services import workflow
+
+    return workflow.fill_data_verify(actor=_pharmacist(site), fill=_queued_fill(site))
+
+
+def _to_fill_kwargs(site: Site) -> dict[str, Any]:
+    return {"pk": _to_fill(site).pk}
+
+
+def _filled_kwargs(site: Site) -> dict[str, Any]:
+    from rxdesk.rx.services import workflow
+
+    fill = _to_fill(site)
+    package = fill.prescription.package
+    assert package is not None
+    done = workflow.fill_product(actor=_author(site), fill=fill, scanned_code=package.ndc10)
+    return {"pk": done.pk}
+
+
+UI_ROWS.update(
+    {
+        "fill_queue": (_none, CLINICAL, NOBODY, None),
+        "fill_queue_rows": (_none, CLINICAL, NOBODY, None),
+        "fill_history": (_queued_kwargs, CLINICAL, NOBODY, None),
+        "fill_data_verify": (_queued_kwargs, PHARMACISTS, PHARMACISTS, 422),
+        "fill_product": (_to_fill_kwargs, CLINICAL, CLINICAL, 422),
+        "fill_final_verify": (_filled_kwargs, PHARMACISTS, PHARMACISTS, 422),
+        "fill_label": (_filled_kwargs, CLINICAL, NOBODY, None),
+        "fill_label_print": (_filled_kwargs, None, CLINICAL, 200),
+        "fill_hold": (_queued_kwargs, None, CLINICAL, 302),
+        "fill_release": (_queued_kwargs, None, CLINICAL, 302),
+        "fill_priority": (_queued_kwargs, None, CLINICAL, 302),
+        "fill_sell": (_queued_kwargs, None, CLINICAL, 302),
+        "fill_return": (_queued_kwargs, None, CLINICAL, 302),
+    }
+)
+WATCHED.append(FillEvent)

@@ -50,14 +50,26 @@ class Cap(StrEnum):
     RX_VIEW = "rx.view"
     RX_ENTER = "rx.enter"
     RX_TRANSFER = "rx.transfer"
+    RX_FILL = "rx.fill"
+    RX_SELL = "rx.sell"
+    RX_VERIFY_DATA = "rx.verify_data"
+    RX_VERIFY_FINAL = "rx.verify_final"
+    RX_SCAN_OVERRIDE = "rx.scan_override"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
 _CLINICAL_WRITE = {Cap.PATIENT_EDIT, Cap.PRESCRIBER_EDIT}
 # Typing prescriptions, receiving e-prescriptions, taking refill requests.
-_RX_INTAKE = {Cap.RX_ENTER}
-# 21 CFR 1306.25: a transfer is communicated between two licensed pharmacists.
-_RX_PHARMACIST = {Cap.RX_TRANSFER}
+_RX_INTAKE = {Cap.RX_ENTER, Cap.RX_FILL, Cap.RX_SELL}
+# 21 CFR 1306.25: a transfer is communicated between two licensed pharmacists. Data and
+# final verification, and accepting a product whose barcode did not match, are the
+# pharmacist's judgement.
+_RX_PHARMACIST = {
+    Cap.RX_TRANSFER,
+    Cap.RX_VERIFY_DATA,
+    Cap.RX_VERIFY_FINAL,
+    Cap.RX_SCAN_OVERRIDE,
+}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
 _CATALOG_READ = {Cap.CATALOG_VIEW}
 # Stock work every technician does: receive, order, count, transfer, return, log fridges.

@@ -64,12 +64,59 @@ class HoldReason(models.TextChoices):
 
 
 class FillStatus(models.TextChoices):
-    """Where a fill stands. The fill workflow issue adds the steps between queued and sold."""
+    """Where a fill stands on its way from the queue to the bag (see rx/workflow.py)."""
 
-    QUEUED = "queued", "Queued"
+    QUEUED = "queued", "Entered: waiting for data verification"
     SCHEDULED = "scheduled", "Waiting until fillable"
-    DISPENSED = "dispensed", "Dispensed"
+    ON_HOLD = "on_hold", "On hold"
+    TO_FILL = "to_fill", "Data verified: waiting to be filled"
+    FILLED = "filled", "Filled: waiting for final verification"
+    READY = "ready", "Ready in will-call"
+    DISPENSED = "dispensed", "Sold"
+    RETURNED = "returned", "Returned to stock"
     CANCELLED = "cancelled", "Cancelled"
+
+
+class Priority(models.TextChoices):
+    """How urgent a fill is; the queues sort by this, then by the promised time."""
+
+    STAT = "stat", "STAT"
+    FIRST_DOSE = "first_dose", "First dose"
+    WAITER = "waiter", "Waiter"
+    PROMISED = "promised", "Promised time"
+    DELIVERY = "delivery", "Delivery"
+    NORMAL = "normal", "Normal"
+
+
+PRIORITY_RANK = {
+    Priority.STAT: 0,
+    Priority.FIRST_DOSE: 1,
+    Priority.WAITER: 2,
+    Priority.PROMISED: 3,
+    Priority.DELIVERY: 4,
+    Priority.NORMAL: 5,
+}
+
+
+class FillStep(models.TextChoices):
+    """A step of the fill workflow, as recorded in a fill's history."""
+
+    ENTERED = "entered", "Entered"
+    DATA_VERIFIED = "data_verified", "Data verified"
+    FILLED = "filled", "Filled"
+    FINAL_VERIFIED = "final_verified", "Final verification"
+    SENT_BACK = "sent_back", "Sent back"
+    HELD = "held", "Put on hold"
+    RELEASED = "released", "Taken off hold"
+    SOLD = "sold", "Sold"
+    RETURNED = "returned", "Returned to stock"
+    CANCELLED = "cancelled", "Cancelled"
+    LABEL_PRINTED = "label_printed", "Label printed"
+    LABEL_REPRINTED = "label_reprinted", "Label reprinted"
+    SCAN_OVERRIDDEN = "scan_overridden", "Product scan overridden"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    DEVICE_SENT = "device_sent", "Sent to a dispensing device"
+    DEVICE_DONE = "device_done", "Device reported"
 
 
 class FillSource(models.TextChoices):

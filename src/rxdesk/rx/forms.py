@@ -5,6 +5,7 @@ are shown beside the field they name."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -17,6 +18,8 @@ from rxdesk.rx.choices import (
     HoldReason,
     InactiveReason,
     Origin,
+    PartialReason,
+    Priority,
     QuantityUnit,
 )
 
@@ -376,3 +379,80 @@ class ErxRejectForm(RxForm):
         super().__init__(*args, **kwargs)
         # The page opens on the decision to take the message in; rejecting comes second.
         self.fields["reason"].widget.attrs.pop("autofocus", None)
+
+
+# --- The fill workflow's screens (rxdesk.rx.views.fills) ----------------------------------------
+
+APPROVE, SEND_BACK = "approve", "send_back"
+
+
+class VerifyForm(RxForm):
+    """A pharmacist's decision at data or final verification. The decision is explicit: a
+    form posted without one approves nothing."""
+
+    decision = forms.ChoiceField(
+        choices=[(APPROVE, "Approve"), (SEND_BACK, "Send back")],
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "Approve the fill, or send it back with a reason.",
+            "invalid_choice": "Approve the fill, or send it back with a reason.",
+        },
+    )
+    reason = text(300, label="Why does it go back?", autocomplete="off")
+    bin = text(10, label="Will-call bin", autocomplete="off", placeholder="patient's initial")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["decision"].widget.attrs.pop("autofocus", None)
+
+    @property
+    def approving(self) -> bool:
+        return self.cleaned_data.get("decision") == APPROVE
+
+
+class FillProductForm(RxForm):
+    """The fill screen: the scanned code (a scanner types it and Enter), the count, and for a
+    pharmacist the reason to accept a failed scan or a package picked by hand."""
+
+    scanned_code = text(
+        120,
+        label="Scan the package's barcode",
+        autocomplete="off",
+        spellcheck="false",
+        placeholder="scan, or type the NDC and Enter",
+    )
+    quantity = _numeric(12, label="Quantity counted")
+    partial_reason = choice(
+        [("", "Not a partial fill"), *PartialReason.choices],
+        label="Partial fill",
+        required=False,
+    )
+    package = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="Package picked by hand"
+    )
+    override_reason = text(300, label="Pharmacist: why accept this product?", autocomplete="off")
+
+    def __init__(
+        self, *args: Any, packages: Sequence[Any] = (), can_override: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if can_override:
+            self.fields["package"].choices = [  # type: ignore[attr-defined]
+                ("", "Scanned (not picked by hand)"),
+                *((p.pk, f"{p.ndc10} · {p.description}") for p in packages),
+            ]
+        else:
+            # Only a pharmacist may accept a product whose scan did not match.
+            del self.fields["package"]
+            del self.fields["override_reason"]
+
+
+class PriorityForm(RxForm):
+    priority = choice(Priority.choices, label="Priority")
+    promised_at = forms.DateTimeField(
+        required=False,
+        label="Promised for",
+        input_formats=["%Y-%m-%dT%H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={"invalid": "Enter the promised time as MM/DD/YYYY HH:MM."},
+    )

@@ -20,11 +20,13 @@ from rxdesk.rx.choices import (
     ErxStatus,
     FillSource,
     FillStatus,
+    FillStep,
     HoldReason,
     InactiveReason,
     MessageDirection,
     Origin,
     PartialReason,
+    Priority,
     QuantityUnit,
     RxStatus,
     TransferDirection,
@@ -62,6 +64,16 @@ class RxSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="Days after the date written a Schedule II prescription may first be filled "
         "(empty: no state limit).",
+    )
+    service_target_minutes = models.PositiveSmallIntegerField(
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text="Minutes a waiter's prescription should take from entry to ready.",
+    )
+    return_to_stock_days = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Days a ready fill may wait in will-call before it is returned to stock.",
     )
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -228,9 +240,44 @@ class Fill(models.Model):
     too_soon_message = models.CharField(max_length=300, blank=True)
     requested_at = models.DateTimeField(default=timezone.now)
     requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True)
-    dispensed_on = models.DateField(null=True, blank=True)
+    dispensed_on = models.DateField(
+        "date filled", null=True, blank=True, help_text="The day the product was counted out."
+    )
     dispensed_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
+    # The workflow (rx/services/workflow.py): who did each step and when.
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    promised_at = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.CharField(max_length=20, choices=HoldReason.choices, blank=True)
+    hold_note = models.CharField(max_length=200, blank=True)
+    data_verified_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    data_verified_at = models.DateTimeField(null=True, blank=True)
+    package = models.ForeignKey(
+        Package, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    scanned_code = models.CharField(max_length=120, blank=True)
+    scan_override_reason = models.CharField(max_length=300, blank=True)
+    filled_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    device = models.CharField(max_length=40, blank=True, help_text="Dispensing device used.")
+    verified_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    bin = models.CharField("will-call bin", max_length=10, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    sold_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    sold_at = models.DateTimeField(null=True, blank=True)
+    returned_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    returned_at = models.DateTimeField(null=True, blank=True)
+    labels_printed = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -247,10 +294,97 @@ class Fill(models.Model):
             models.Index(fields=["site", "status", "fillable_on"], name="fill_queue"),
             models.Index(fields=["prescription", "-number"], name="fill_latest"),
             models.Index(fields=["site", "status", "dispensed_on"], name="fill_dispensed"),
+            models.Index(fields=["site", "status", "priority"], name="fill_step_queue"),
         ]
 
     def __str__(self) -> str:
         return f"Rx {self.prescription.number}-{self.number}"
+
+
+class FillEventQuerySet(models.QuerySet["FillEvent"]):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("A fill's history is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("A fill's history is append-only.")
+
+
+class FillEvent(models.Model):
+    """One step in a fill's history: who, when, from which status to which, and why.
+    Append-only (the model refuses update and delete; on PostgreSQL a trigger too)."""
+
+    fill = models.ForeignKey(Fill, on_delete=models.PROTECT, related_name="events")
+    step = models.CharField(max_length=20, choices=FillStep.choices)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = FillEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["fill", "at"], name="fill_event_fill"),
+            models.Index(fields=["step", "at"], name="fill_event_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_step_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise TypeError("A fill's history is append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("A fill's history is append-only.")
+
+
+class DispensingDevice(models.Model):
+    """A counting robot, vial filler or packager the pharmacy sends fills to: by HL7 v2
+    messages in a drop folder or over TCP (MLLP). When it is down, fills go the manual way."""
+
+    class Kind(models.TextChoices):
+        COUNTER = "counter", "Counting robot"
+        VIAL_FILLER = "vial_filler", "Vial filler"
+        PACKAGER = "packager", "Pouch or blister packager"
+
+    class Transport(models.TextChoices):
+        FOLDER = "folder", "Files in a drop folder"
+        TCP = "tcp", "HL7 over TCP (MLLP)"
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=20, help_text="Short name on screens, e.g. ROBOT1")
+    name = models.CharField(max_length=80)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.COUNTER)
+    transport = models.CharField(max_length=8, choices=Transport.choices)
+    folder = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Orders go to <folder>/out, results come in <folder>/in",
+    )
+    host = models.CharField(max_length=120, blank=True)
+    port = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    active = models.BooleanField(default=True)
+    down_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "code"], name="device_site_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})"
+
+    @property
+    def is_up(self) -> bool:
+        return self.active and self.down_since is None
 
 
 class Transfer(models.Model):

@@ -18,7 +18,14 @@ from rxdesk.patients.models import Patient
 from rxdesk.rx import rules
 from rxdesk.rx.choices import ErxStatus, FillStatus, MessageDirection, RxStatus
 from rxdesk.rx.models import ErxMessage, Fill, Prescription, PrescriptionImage
-from rxdesk.rx.services.common import LIVE_FILLS, PENDING_FILLS, facts_of, schedule_of, state_rules
+from rxdesk.rx.services.common import (
+    DISPENSED_FILLS,
+    LIVE_FILLS,
+    PENDING_FILLS,
+    facts_of,
+    schedule_of,
+    state_rules,
+)
 
 MAX_ID = 2**63 - 1  # a BIGINT: a larger number finds nothing and must not reach the driver
 
@@ -91,7 +98,7 @@ def rx_state(
     reading many)."""
     fills = list(rx.fills.all())
     live = [f for f in fills if f.status in LIVE_FILLS]
-    dispensed = [f for f in fills if f.status == FillStatus.DISPENSED and f.dispensed_on]
+    dispensed = [f for f in fills if f.status in DISPENSED_FILLS and f.dispensed_on]
     pending = next((f for f in fills if f.status in PENDING_FILLS), None)
     used = sum((f.quantity for f in live), Decimal(0))
     left = rx.quantity * (1 + rx.refills_authorized) - rx.dispensed_elsewhere - used
@@ -243,7 +250,7 @@ def refills_due(*, actor: User, within_days: int = 7, limit: int = 200) -> list[
             )
     later = Fill.objects.filter(
         prescription=OuterRef("prescription"),
-        status=FillStatus.DISPENSED,
+        status__in=DISPENSED_FILLS,
         dispensed_on__gt=OuterRef("dispensed_on"),
     )
     pending = Fill.objects.filter(prescription=OuterRef("prescription"), status__in=PENDING_FILLS)
@@ -251,7 +258,7 @@ def refills_due(*, actor: User, within_days: int = 7, limit: int = 200) -> list[
         Fill.objects.filter(
             due_when,
             site=site,
-            status=FillStatus.DISPENSED,
+            status__in=DISPENSED_FILLS,
             prescription__status=RxStatus.ACTIVE,
         )
         .filter(~Exists(later), ~Exists(pending))
@@ -346,3 +353,86 @@ def intake_counts(site: Site) -> dict[str, int]:
         "fills_queued": Fill.objects.filter(site=site, status=FillStatus.QUEUED).count(),
         "fills_scheduled": Fill.objects.filter(site=site, status=FillStatus.SCHEDULED).count(),
     }
+
+
+@dataclass(frozen=True)
+class StepMetric:
+    step: str
+    label: str
+    count: int
+    median_minutes: float | None
+    p90_minutes: float | None
+
+
+@dataclass(frozen=True)
+class FillMetrics:
+    """How fills moved through the workflow since a moment: the time between steps, how
+    often each verification sent a fill back, and how many scans a pharmacist overrode."""
+
+    since: dt.datetime
+    steps: list[StepMetric]
+    sent_back: dict[str, int]
+    verified: dict[str, int]
+    scan_overrides: int
+
+    def rejection_rate(self, step: str) -> float | None:
+        done = self.verified.get(step, 0) + self.sent_back.get(step, 0)
+        return None if not done else self.sent_back.get(step, 0) / done
+
+
+_SPANS = (
+    ("entered", "data_verified", "Entered → data verified"),
+    ("data_verified", "filled", "Data verified → filled"),
+    ("filled", "final_verified", "Filled → final verification"),
+    ("entered", "final_verified", "Entered → ready"),
+    ("final_verified", "sold", "Ready → sold"),
+)
+
+
+def fill_metrics(*, actor: User, since: dt.datetime) -> FillMetrics:
+    """The workflow's timings and error rates at the actor's site since ``since``."""
+    from rxdesk.rx.choices import FillStep
+    from rxdesk.rx.models import FillEvent
+
+    authorize(actor, Cap.RX_VIEW)
+    events = (
+        FillEvent.objects.filter(fill__site_id=actor.site_id, at__gte=since)
+        .order_by("fill_id", "at", "pk")
+        .values_list("fill_id", "step", "at", "data")
+    )
+    first_at: dict[int, dict[str, dt.datetime]] = {}
+    sent_back: dict[str, int] = {}
+    verified = {"data_verification": 0, "final_verification": 0}
+    overrides = 0
+    for fill_id, step, at, data in events.iterator(chunk_size=2000):
+        first_at.setdefault(fill_id, {}).setdefault(step, at)
+        if step == FillStep.SENT_BACK:
+            where = (data or {}).get("at_step", "")
+            sent_back[where] = sent_back.get(where, 0) + 1
+        elif step == FillStep.DATA_VERIFIED:
+            verified["data_verification"] += 1
+        elif step == FillStep.FINAL_VERIFIED:
+            verified["final_verification"] += 1
+        elif step == FillStep.SCAN_OVERRIDDEN:
+            overrides += 1
+    steps = []
+    for start, end, label in _SPANS:
+        minutes = sorted(
+            (times[end] - times[start]).total_seconds() / 60
+            for times in first_at.values()
+            if start in times and end in times and times[end] >= times[start]
+        )
+        steps.append(
+            StepMetric(
+                step=f"{start}:{end}",
+                label=label,
+                count=len(minutes),
+                median_minutes=round(minutes[len(minutes) // 2], 1) if minutes else None,
+                p90_minutes=round(minutes[min(len(minutes) - 1, int(len(minutes) * 0.9))], 1)
+                if minutes
+                else None,
+            )
+        )
+    return FillMetrics(
+        since=since, steps=steps, sent_back=sent_back, verified=verified, scan_overrides=overrides
+    )

@@ -29,4 +29,18 @@ urlpatterns = [
     path("erx/<int:pk>/", views.erx_message, name="erx_message"),
     path("erx/<int:pk>/resolve/", views.erx_resolve, name="erx_resolve"),
     path("erx/<int:pk>/reject/", views.erx_reject, name="erx_reject"),
+    # The fill workflow (rxdesk.rx.views.fills).
+    path("fills/", views.fill_queue, name="fill_queue"),
+    path("fills/rows/", views.fill_queue_rows, name="fill_queue_rows"),
+    path("fills/<int:pk>/", views.fill_history, name="fill_history"),
+    path("fills/<int:pk>/data/", views.fill_data_verify, name="fill_data_verify"),
+    path("fills/<int:pk>/fill/", views.fill_product, name="fill_product"),
+    path("fills/<int:pk>/verify/", views.fill_final_verify, name="fill_final_verify"),
+    path("fills/<int:pk>/label/", views.fill_label, name="fill_label"),
+    path("fills/<int:pk>/label/print/", views.fill_label_print, name="fill_label_print"),
+    path("fills/<int:pk>/hold/", views.fill_hold, name="fill_hold"),
+    path("fills/<int:pk>/release/", views.fill_release, name="fill_release"),
+    path("fills/<int:pk>/priority/", views.fill_priority, name="fill_priority"),
+    path("fills/<int:pk>/sell/", views.fill_sell, name="fill_sell"),
+    path("fills/<int:pk>/return/", views.fill_return, name="fill_return"),
 ]

@@ -16,6 +16,7 @@ from rxdesk.rx.services.fills import (
     fill_cancel,
     refill_request,
 )
+from rxdesk.rx.services.labels import PrintedLabel, label_print
 from rxdesk.rx.services.prescriptions import (
     Intake,
     prescription_activate,
@@ -32,6 +33,7 @@ __all__ = [
     "ErxReceipt",
     "Intake",
     "OtherPharmacy",
+    "PrintedLabel",
     "RefillRefused",
     "RefillResult",
     "auto_refill_run",
@@ -40,6 +42,7 @@ __all__ = [
     "erx_reject",
     "erx_resolve",
     "fill_cancel",
+    "label_print",
     "prescription_activate",
     "prescription_create",
     "prescription_hold",

@@ -16,9 +16,21 @@ from rxdesk.rx import rules
 from rxdesk.rx.choices import FillStatus, Origin
 from rxdesk.rx.models import Fill, Prescription, RxNumber, RxSettings
 
-# A fill that has been asked for and not cancelled uses up what the prescription allows.
-LIVE_FILLS = (FillStatus.QUEUED, FillStatus.SCHEDULED, FillStatus.DISPENSED)
-PENDING_FILLS = (FillStatus.QUEUED, FillStatus.SCHEDULED)
+# Fills waiting somewhere between the request and the patient's hands: while one waits,
+# no other fill of the prescription is asked for.
+PENDING_FILLS = (
+    FillStatus.QUEUED,
+    FillStatus.SCHEDULED,
+    FillStatus.ON_HOLD,
+    FillStatus.TO_FILL,
+    FillStatus.FILLED,
+    FillStatus.READY,
+)
+# Fills whose product has been counted out (the date filled is set).
+DISPENSED_FILLS = (FillStatus.FILLED, FillStatus.READY, FillStatus.DISPENSED)
+# A fill asked for and neither cancelled nor returned to stock uses up what the
+# prescription allows.
+LIVE_FILLS = (*PENDING_FILLS, FillStatus.DISPENSED)
 
 
 def own(actor: User | None, what: str, site_id: int) -> None:
@@ -60,11 +72,14 @@ def schedule_of(rx: Prescription) -> rules.Schedule:
     return rules.Schedule.from_code(rx.schedule)
 
 
-def fill_records(rx: Prescription) -> tuple[rules.FillRecord, ...]:
+def fill_records(rx: Prescription, exclude_fill: int | None = None) -> tuple[rules.FillRecord, ...]:
     """Fills that count against the prescription: dispensed ones on their day, pending ones
     on the day they were asked for (a queued refill already uses a refill)."""
     out = []
-    live = sorted((f for f in rx.fills.all() if f.status in LIVE_FILLS), key=lambda f: f.number)
+    live = sorted(
+        (f for f in rx.fills.all() if f.status in LIVE_FILLS and f.pk != exclude_fill),
+        key=lambda f: f.number,
+    )
     for fill in live:
         day = fill.dispensed_on or fill.requested_at.astimezone(rx.site.tz).date()
         out.append(
@@ -80,13 +95,13 @@ def fill_records(rx: Prescription) -> tuple[rules.FillRecord, ...]:
     return tuple(out)
 
 
-def facts_of(rx: Prescription) -> rules.RxFacts:
+def facts_of(rx: Prescription, exclude_fill: int | None = None) -> rules.RxFacts:
     return rules.RxFacts(
         schedule=schedule_of(rx),
         date_written=rx.date_written,
         written_quantity=rx.quantity,
         refills_authorized=rx.refills_authorized,
-        fills=fill_records(rx),
+        fills=fill_records(rx, exclude_fill),
         do_not_fill_before=rx.do_not_fill_before,
         emergency_oral=rx.emergency_oral,
         transferred_out=rx.status == "transferred",
@@ -155,3 +170,27 @@ def status_set(
         rx.auto_refill = auto_refill
         fields.append("auto_refill")
     rx.save(update_fields=fields)
+
+
+def record(
+    fill: Fill,
+    step: str,
+    *,
+    actor: User | None,
+    from_status: str = "",
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append one step to the fill's history (who, when, from which status to which)."""
+    from rxdesk.rx.models import FillEvent
+
+    FillEvent.objects.create(
+        fill=fill,
+        step=step,
+        from_status=from_status,
+        to_status=fill.status,
+        actor=actor,
+        actor_name=(actor.get_full_name() or actor.username) if actor else "operator",
+        reason=reason[:300],
+        data=data or {},
+    )

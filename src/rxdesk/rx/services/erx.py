@@ -74,7 +74,6 @@ from rxdesk.patients.models import Patient, Prescriber, name_key
 from rxdesk.rx import matching
 from rxdesk.rx.choices import (
     ErxStatus,
-    FillStatus,
     InactiveReason,
     MessageDirection,
     Origin,
@@ -83,7 +82,7 @@ from rxdesk.rx.choices import (
     TransferDirection,
 )
 from rxdesk.rx.models import ErxMessage, Prescription
-from rxdesk.rx.services.common import own, remaining
+from rxdesk.rx.services.common import DISPENSED_FILLS, own, remaining
 from rxdesk.rx.services.prescriptions import (
     Intake,
     audit_data,
@@ -854,7 +853,7 @@ def _apply_cancel(
             "nothing more will be filled.",
             [],
         )
-    dispensed = [f for f in rx.fills.all() if f.status == FillStatus.DISPENSED]
+    dispensed = [f for f in rx.fills.all() if f.status in DISPENSED_FILLS]
     used = sum((f.quantity for f in dispensed), Decimal(0)) + rx.dispensed_elsewhere
     left = rx.quantity * (1 + rx.refills_authorized) - used
     note_for_rx = f"CancelRx {message_id}"
@@ -1538,9 +1537,7 @@ def renewal_request_create(
             else script.Endpoint("D", rx.prescriber.npi)
         )
         last = (
-            rx.fills.filter(status=FillStatus.DISPENSED)
-            .order_by("-dispensed_on", "-number")
-            .first()
+            rx.fills.filter(status__in=DISPENSED_FILLS).order_by("-dispensed_on", "-number").first()
         )
         dispensed = _medication_of(
             rx,

@@ -16,12 +16,14 @@ from rxdesk.core.errors import Conflict, Invalid
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import authorize
 from rxdesk.rx import rules
-from rxdesk.rx.choices import FillSource, FillStatus, RxStatus
+from rxdesk.rx.choices import FillSource, FillStatus, FillStep, RxStatus
 from rxdesk.rx.models import Fill, Prescription
 from rxdesk.rx.services.common import (
+    DISPENSED_FILLS,
     PENDING_FILLS,
     facts_of,
     own,
+    record,
     schedule_of,
     state_rules,
     status_set,
@@ -37,6 +39,8 @@ register_actions(
     }
 )
 
+# A fill may be cancelled until its product is counted out.
+NOT_YET_FILLED = (FillStatus.QUEUED, FillStatus.SCHEDULED, FillStatus.ON_HOLD, FillStatus.TO_FILL)
 REQUEST_SOURCES = (FillSource.PHONE, FillSource.WEB, FillSource.COUNTER, FillSource.AUTO)
 
 
@@ -61,7 +65,7 @@ class RefillResult:
 
 
 def last_dispensed(rx: Prescription) -> Fill | None:
-    return rx.fills.filter(status=FillStatus.DISPENSED).order_by("-dispensed_on", "-number").first()
+    return rx.fills.filter(status__in=DISPENSED_FILLS).order_by("-dispensed_on", "-number").first()
 
 
 def _too_soon(rx: Prescription, today: dt.date) -> rules.TooSoon | None:
@@ -140,6 +144,7 @@ def queue_refill(
         too_soon_message=message[:300],
         requested_by=actor,
     )
+    record(fill, FillStep.ENTERED, actor=actor, data={"source": source})
     return RefillResult(fill=fill, too_soon=fillable_on is not None, message=message)
 
 
@@ -199,14 +204,22 @@ def fill_cancel(*, actor: User, fill: Fill, reason: str) -> Fill:
     with transaction.atomic():
         Prescription.objects.select_for_update().filter(pk=fill.prescription_id).first()
         locked = Fill.objects.select_related("prescription").get(pk=fill.pk)
-        if locked.status not in PENDING_FILLS:
+        if locked.status not in NOT_YET_FILLED:
+            what = locked.get_status_display().lower()
+            advice = (
+                " Return it to stock instead."
+                if locked.status in (FillStatus.FILLED, FillStatus.READY)
+                else ""
+            )
             raise Conflict(
-                f"Fill {locked} is {locked.get_status_display().lower()}; only a waiting fill "
-                "can be cancelled.",
+                f"Fill {locked} is {what}; only a fill not yet counted out can be cancelled."
+                + advice,
                 field="status",
             )
+        before = locked.status
         locked.status, locked.cancel_reason = FillStatus.CANCELLED, reason[:200]
         locked.save(update_fields=["status", "cancel_reason"])
+        record(locked, FillStep.CANCELLED, actor=actor, from_status=before, reason=reason)
         audit_record(
             actor=actor,
             action="rx.fill.cancelled",

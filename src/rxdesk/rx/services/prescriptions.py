@@ -25,6 +25,7 @@ from rxdesk.rx import rules
 from rxdesk.rx.choices import (
     FillSource,
     FillStatus,
+    FillStep,
     HoldReason,
     InactiveReason,
     Origin,
@@ -36,6 +37,7 @@ from rxdesk.rx.services.common import (
     PENDING_FILLS,
     next_rx_number,
     own,
+    record,
     state_rules,
     status_set,
 )
@@ -409,6 +411,7 @@ def create_from_intake(
             requested_at=now,
             requested_by=actor,
         )
+        record(fill, FillStep.ENTERED, actor=actor, data={"source": fill_source})
     return rx, fill
 
 
@@ -585,12 +588,25 @@ def _locked(rx: Prescription) -> Prescription:
     return Prescription.objects.select_for_update().select_related("site").get(pk=rx.pk)
 
 
-def cancel_pending_fills(rx: Prescription, reason: str) -> list[int]:
-    pending = list(rx.fills.filter(status__in=PENDING_FILLS).values_list("pk", flat=True))
-    Fill.objects.filter(pk__in=pending).update(
-        status=FillStatus.CANCELLED, cancel_reason=reason[:200]
-    )
-    return pending
+def cancel_pending_fills(rx: Prescription, reason: str, *, actor: User | None) -> list[int]:
+    """Cancel the fills of a locked prescription that are waiting and not yet filled. A
+    fill already counted out (waiting for final verification or in will-call) must be
+    returned to stock first: refused, naming it."""
+    counted = rx.fills.filter(status__in=(FillStatus.FILLED, FillStatus.READY)).first()
+    if counted is not None:
+        raise Conflict(
+            f"Fill {rx.number}-{counted.number} is {counted.get_status_display().lower()}; "
+            "return it to stock first.",
+            field="prescription",
+        )
+    cancelled = []
+    for fill in rx.fills.filter(status__in=PENDING_FILLS).order_by("number"):
+        before = fill.status
+        fill.status, fill.cancel_reason = FillStatus.CANCELLED, reason[:200]
+        fill.save(update_fields=["status", "cancel_reason"])
+        record(fill, FillStep.CANCELLED, actor=actor, from_status=before, reason=reason)
+        cancelled.append(fill.pk)
+    return cancelled
 
 
 def prescription_hold(
@@ -610,7 +626,7 @@ def prescription_hold(
                 "prescription can be put on hold.",
                 field="status",
             )
-        cancelled = cancel_pending_fills(rx, "Prescription put on hold")
+        cancelled = cancel_pending_fills(rx, "Prescription put on hold", actor=actor)
         status_set(rx, RxStatus.ON_HOLD, hold_reason=reason, note=note)
         audit_record(
             actor=actor,
@@ -640,7 +656,7 @@ def prescription_activate(*, actor: User, prescription: Prescription) -> Prescri
 
 def inactivate(rx: Prescription, *, actor: User | None, reason: str, note: str = "") -> list[int]:
     """Inactivate a locked prescription and cancel its pending fills (no audit)."""
-    cancelled = cancel_pending_fills(rx, InactiveReason(reason).label)
+    cancelled = cancel_pending_fills(rx, InactiveReason(reason).label, actor=actor)
     status_set(rx, RxStatus.INACTIVE, inactive_reason=reason, note=note, auto_refill=False)
     return cancelled
 

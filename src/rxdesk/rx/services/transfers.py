@@ -18,9 +18,9 @@ from rxdesk.core.models import User
 from rxdesk.core.services import authorize, full_clean
 from rxdesk.core.validators import normalize_phone
 from rxdesk.rx import rules
-from rxdesk.rx.choices import FillSource, FillStatus, Origin, RxStatus, TransferDirection
+from rxdesk.rx.choices import FillSource, Origin, RxStatus, TransferDirection
 from rxdesk.rx.models import Prescription, PrescriptionImage, Transfer
-from rxdesk.rx.services.common import own, schedule_of, state_rules, status_set
+from rxdesk.rx.services.common import DISPENSED_FILLS, own, schedule_of, state_rules, status_set
 from rxdesk.rx.services.prescriptions import (
     Intake,
     audit_data,
@@ -222,7 +222,7 @@ def transfer_out(
             )
         today = rx.site.today()
         dispensed = list(
-            rx.fills.filter(status=FillStatus.DISPENSED).order_by("dispensed_on", "number")
+            rx.fills.filter(status__in=DISPENSED_FILLS).order_by("dispensed_on", "number")
         )
         # Refills left once the fills still waiting here are cancelled.
         per_fill = rx.quantity
@@ -259,7 +259,7 @@ def transfer_out(
             notes=notes.strip()[:500],
         )
         row.save()
-        cancelled = cancel_pending_fills(rx, "Prescription transferred out")
+        cancelled = cancel_pending_fills(rx, "Prescription transferred out", actor=actor)
         status_set(
             rx,
             RxStatus.TRANSFERRED,

@@ -56,3 +56,36 @@ __all__ = [
     "rx_transfer_in",
     "rx_transfer_out",
 ]
+
+# The fill workflow's screens.
+from rxdesk.rx.views.fills import (
+    fill_data_verify,
+    fill_final_verify,
+    fill_history,
+    fill_hold,
+    fill_label,
+    fill_label_print,
+    fill_priority,
+    fill_product,
+    fill_queue,
+    fill_queue_rows,
+    fill_release,
+    fill_return,
+    fill_sell,
+)
+
+__all__ += [
+    "fill_data_verify",
+    "fill_final_verify",
+    "fill_history",
+    "fill_hold",
+    "fill_label",
+    "fill_label_print",
+    "fill_priority",
+    "fill_product",
+    "fill_queue",
+    "fill_queue_rows",
+    "fill_release",
+    "fill_return",
+    "fill_sell",
+]

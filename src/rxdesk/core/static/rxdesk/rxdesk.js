@@ -328,3 +328,71 @@
     }
   });
 })();
+
+// The fill queue: j / k (or ↓ / ↑) walk the rows, Enter opens the focused one, n opens the
+// next fill ([data-key]); ↓ in a filter box moves to the first row. The list refreshes every
+// 15 seconds (htmx) and the row that had the focus keeps it. A scan box ([data-scan]) selects
+// what it holds when it gets the focus, so the next scan replaces a refused one.
+(function () {
+  "use strict";
+
+  function isTyping(target) {
+    return !!target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" ||
+      target.tagName === "SELECT" || target.isContentEditable);
+  }
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-queue] [data-queue-open]"));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var target = event.target;
+    var down = event.key === "j" || event.key === "ArrowDown";
+    var up = event.key === "k" || event.key === "ArrowUp";
+    if (!down && !up) { return; }
+    var list = rows();
+    if (!list.length) { return; }
+    if (isTyping(target)) {
+      if (event.key === "ArrowDown" && target.closest && target.closest(".queue-filters")) {
+        event.preventDefault();
+        list[0].focus();
+      }
+      return;
+    }
+    var index = list.indexOf(document.activeElement);
+    event.preventDefault();
+    if (index < 0) { list[0].focus(); return; }
+    list[down ? Math.min(index + 1, list.length - 1) : Math.max(index - 1, 0)].focus();
+  });
+
+  var focusedFill = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    var active = document.activeElement;
+    focusedFill = active && active.hasAttribute && active.hasAttribute("data-queue-open") ?
+      active.getAttribute("data-fill") : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!focusedFill) { return; }
+    var again = document.querySelector("[data-queue-open][data-fill='" + focusedFill + "']");
+    focusedFill = null;
+    if (again) { again.focus(); }
+  });
+
+  document.addEventListener("focusin", function (event) {
+    var target = event.target;
+    if (target && target.hasAttribute && target.hasAttribute("data-scan") && target.select) {
+      target.select();
+    }
+  });
+
+  function start() {
+    var active = document.activeElement;
+    if (active && active.hasAttribute && active.hasAttribute("data-scan")) { active.select(); }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

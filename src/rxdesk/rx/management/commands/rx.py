@@ -1,5 +1,8 @@
 """``rxdesk rx auto-refill --site N [--lead-days D]`` queues the next fill of every
-prescription enrolled in automatic refill that falls due within D days (run each morning)."""
+prescription enrolled in automatic refill that falls due within D days (run each morning).
+
+``rxdesk rx device-poll --site N`` reads the results dispensing devices left in their drop
+folders (run every minute or so while the devices work)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,10 @@ from rxdesk.rx.services import auto_refill_run
 
 
 class Command(RxCommand):
-    help = "Prescriptions: `rx auto-refill --site N` queues automatic refills that are due."
+    help = (
+        "Prescriptions: `rx auto-refill --site N` queues automatic refills that are due; "
+        "`rx device-poll --site N` reads dispensing devices' results."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -24,6 +30,10 @@ class Command(RxCommand):
         auto.add_argument(
             "--lead-days", type=int, default=3, help="Days ahead to look (0–14, default 3)"
         )
+        poll = sub.add_parser(
+            "device-poll", help="Read the results dispensing devices left in their drop folders"
+        )
+        poll.add_argument("--site", type=int, required=True, help="Site id")
 
     def handle(self, *args: Any, **options: Any) -> None:
         site_id = options["site"]
@@ -31,6 +41,14 @@ class Command(RxCommand):
         if site is None:
             raise CommandError(f"No site {site_id}.")
         verbose = options.get("verbosity", 1) > 1
+        if options["action"] == "device-poll":
+            from rxdesk.rx.services.devices import device_poll
+
+            polled = device_poll(actor=None, site=site)
+            for name, why in polled.rejected:
+                self.stdout.write(self.style.WARNING(f"{name}: not used ({why})"))
+            self.stdout.write(self.style.SUCCESS(f"{site.name}: {polled.summary()}"))
+            return
 
         def progress(done: int, total: int) -> None:
             if verbose:
