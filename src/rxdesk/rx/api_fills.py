@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
@@ -23,12 +23,12 @@ from ninja.security import APIKeyCookie, HttpBearer
 from rxdesk.catalog import queries as catalog_queries
 from rxdesk.catalog.models import Package
 from rxdesk.core.capabilities import Cap
-from rxdesk.core.errors import DomainError, Invalid, NotFound
+from rxdesk.core.errors import DomainError, Invalid
 from rxdesk.core.models import User
 from rxdesk.core.services import authorize
 from rxdesk.inventory.models import StockMove
+from rxdesk.rx import queries_fills
 from rxdesk.rx.choices import (
-    PRIORITY_RANK,
     FillStatus,
     FillStep,
     HoldReason,
@@ -271,25 +271,14 @@ class WillCallOut(Schema):
 
 
 # --- Reads ------------------------------------------------------------------------------------
-# TODO(queries): _queue and _fill_of belong in rxdesk.rx.queries (the workstation queues
-# need the same sort); they are here until that module takes them.
 
 
 def _qty(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def _priority_rank() -> Case:
-    return Case(
-        *(When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()),
-        default=Value(len(PRIORITY_RANK)),
-        output_field=IntegerField(),
-    )
-
-
 def _queue(actor: User, q: FillQueueQuery) -> list[Fill]:
-    """Fills of the actor's site at one step, most urgent first: by priority (STAT, first
-    dose, waiter, promised, delivery, normal), then the promised time, then the oldest."""
+    """Fills of the actor's site at one status, in the workstation queues' order."""
     authorize(actor, Cap.RX_VIEW)
     qs: QuerySet[Fill] = Fill.objects.filter(site_id=actor.site_id, status=q.status)
     if q.priority:
@@ -300,36 +289,11 @@ def _queue(actor: User, q: FillQueueQuery) -> list[Fill]:
         qs = qs.filter(prescription__prescriber_id=q.prescriber_id)
     if q.product_id:
         qs = qs.filter(prescription__product_id=q.product_id)
-    return list(
-        qs.select_related("prescription__patient")
-        .annotate(rank=_priority_rank())
-        .order_by("rank", F("promised_at").asc(nulls_last=True), "requested_at", "pk")[: q.limit]
-    )
+    return list(queries_fills.ordered(qs.select_related("prescription__patient"))[: q.limit])
 
 
 def _fill_of(actor: User, fill_id: int) -> Fill:
-    """A fill of the actor's site by id; anything else is not found."""
-    authorize(actor, Cap.RX_VIEW)
-    found = (
-        Fill.objects.filter(site_id=actor.site_id, pk=fill_id)
-        .select_related(
-            "prescription__site",
-            "prescription__patient",
-            "package",
-            "requested_by",
-            "data_verified_by",
-            "filled_by",
-            "verified_by",
-            "sold_by",
-            "returned_by",
-        )
-        .first()
-        if 0 < fill_id <= MAX_ID
-        else None
-    )
-    if found is None:
-        raise NotFound("No such fill at this pharmacy.")
-    return found
+    return queries_fills.fill_get(actor=actor, fill_id=fill_id)
 
 
 # --- Serializers ------------------------------------------------------------------------------

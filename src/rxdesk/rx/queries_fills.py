@@ -191,7 +191,8 @@ def _rank() -> Case:
     )
 
 
-def _ordered(qs: QuerySet[Fill]) -> QuerySet[Fill]:
+def ordered(qs: QuerySet[Fill]) -> QuerySet[Fill]:
+    """Most urgent first: the priority's rank, then the promised time, then the oldest."""
     return qs.annotate(rank=_rank()).order_by(
         "rank", F("promised_at").asc(nulls_last=True), "requested_at", "pk"
     )
@@ -217,7 +218,7 @@ def queue_rows(
         last_reason=Subquery(last.values("reason")[:1]),
     )
     fills = list(
-        _ordered(qs).select_related(
+        ordered(qs).select_related(
             "prescription__patient",
             "prescription__prescriber",
             "prescription__product",
@@ -268,7 +269,7 @@ def next_fill(*, actor: User, step: str, exclude: int | None = None) -> Fill | N
     qs = _queue_qs(actor, step_of(step))
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
-    return _ordered(qs).first()
+    return ordered(qs).first()
 
 
 # --- One fill ----------------------------------------------------------------------------------
@@ -290,6 +291,7 @@ def fill_get(*, actor: User, fill_id: Any) -> Fill:
             "prescription__package",
             "prescription__entered_by",
             "package__product",
+            "requested_by",
             "data_verified_by",
             "filled_by",
             "verified_by",
