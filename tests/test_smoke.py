@@ -35,6 +35,9 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert sorted(
         ErxMessage.objects.filter(site=site, direction="in").values_list("status", flat=True)
     ) == ["needs_match", "queued"]
+    # a fill waits at each step of the workflow
+    waiting = set(Fill.objects.filter(site=site).values_list("status", flat=True))
+    assert {"queued", "to_fill", "filled", "ready"} <= waiting
     # loading twice changes nothing
     moves = StockMove.objects.count()
     rxs = Prescription.objects.count()

@@ -54,7 +54,18 @@ DEMO_PRESCRIPTIONS = [
         (60, 30),
         auto_refill=True,
     ),
-    DemoRx("Smith", "Lindqvist", "ATORVASTATIN CALCIUM", "1 T PO QHS", "90", 90, 3, 100, (95,)),
+    DemoRx(
+        "Smith",
+        "Lindqvist",
+        "ATORVASTATIN CALCIUM",
+        "1 T PO QHS",
+        "90",
+        90,
+        3,
+        100,
+        (95,),
+        refill_request=True,
+    ),
     DemoRx(
         "Johnson",
         "Becker",
@@ -119,12 +130,17 @@ DEMO_PRESCRIPTIONS = [
 
 
 def _package(generic: str) -> Package | None:
-    return (
-        Package.objects.filter(product__generic_name__iexact=generic, active=True)
-        .select_related("product")
-        .order_by("package_quantity", "ndc11")
-        .first()
-    )
+    """The demo stock room's package (tablets or capsules) of ``generic`` when it holds one,
+    else the smallest."""
+    from rxdesk.inventory.models import StockBalance
+
+    packages = Package.objects.filter(
+        product__generic_name__iexact=generic, active=True, billing_unit="EA"
+    ).select_related("product")
+    stocked = packages.filter(
+        pk__in=StockBalance.objects.filter(on_hand__gt=0).values("package_id")
+    ).order_by("ndc11")
+    return stocked.first() or packages.order_by("package_quantity", "ndc11").first()
 
 
 def _record_history(rx: Prescription, days_ago: tuple[int, ...], today: dt.date) -> None:
@@ -191,6 +207,7 @@ def demo_rx_load(site: Site) -> int:
                 services.refill_request(actor=tech, prescription=rx, source="phone")
         _transfers(site, tech, rph, today)
         _inbox(site, tech, today)
+        _workflow(site, tech, rph)
     return created + 2
 
 
@@ -291,3 +308,39 @@ def _inbox(site: Site, tech: User, today: dt.date) -> None:
             prescriber_order_number=f"ALV-{today:%y%m%d}-{n}",
         )
         erx_receive(actor=tech, xml=xml)
+
+
+def _workflow(site: Site, tech: User, rph: User) -> None:
+    """Move a few of the new fills along so every queue has something in it: one verified
+    and waiting to be filled, one filled and waiting for final verification, one ready in
+    will-call. Only drugs the demo stock room holds are filled."""
+    from rxdesk.inventory.models import StockBalance
+    from rxdesk.rx.services import workflow
+
+    queued = (
+        Fill.objects.filter(site=site, status=FillStatus.QUEUED, prescription__schedule="")
+        .select_related("prescription")
+        .order_by("pk")
+    )
+    moved = 0
+    for fill in queued:
+        shelf = (
+            StockBalance.objects.filter(
+                site=site,
+                package__product_id=fill.prescription.product_id,
+                on_hand__gte=fill.quantity,
+                status="available",
+            )
+            .select_related("package")
+            .first()
+        )
+        if shelf is None:
+            continue
+        fill = workflow.fill_data_verify(actor=rph, fill=fill)
+        if moved >= 1:
+            fill = workflow.fill_product(actor=tech, fill=fill, scanned_code=shelf.package.ndc10)
+        if moved >= 2:
+            workflow.fill_final_verify(actor=rph, fill=fill)
+        moved += 1
+        if moved == 3:
+            break
