@@ -119,8 +119,10 @@ def _lock_counts(site: Site) -> None:
     """Serialise the writes that decide which count holds a lot. On PostgreSQL two counts
     created at once could both see no overlap and both take the same lot; the site row lock
     makes the second wait and then see the first (SQLite's IMMEDIATE transactions already
-    serialise writers). Count creation is rare, so the lock costs nothing at the counter."""
-    Site.objects.select_for_update().filter(pk=site.pk).first()
+    serialise writers). Count creation is rare, so the lock costs nothing at the counter.
+    FOR NO KEY UPDATE: a plain FOR UPDATE would also block every insert that references the
+    site (the audit events of other work), a deadlock with the audit chain head."""
+    Site.objects.select_for_update(no_key=True).filter(pk=site.pk).first()
 
 
 def _held_elsewhere(site: Site, lots: Any, *, exclude: CycleCount | None = None) -> list[str]:

@@ -145,7 +145,7 @@ def device_send(*, actor: User, fill: Fill, device: DispensingDevice) -> Sent:
         )
     with transaction.atomic():
         rx = (
-            Prescription.objects.select_for_update()
+            Prescription.objects.select_for_update(of=("self",))
             .select_related("site", "patient", "product")
             .get(pk=fill.prescription_id)
         )

@@ -160,7 +160,11 @@ def refill_request(
             "Say how the refill was requested: phone, web, counter or auto.", field="source"
         )
     with transaction.atomic():
-        rx = Prescription.objects.select_for_update().select_related("site").get(pk=prescription.pk)
+        rx = (
+            Prescription.objects.select_for_update(of=("self",))
+            .select_related("site")
+            .get(pk=prescription.pk)
+        )
         try:
             result = queue_refill(rx, actor=actor, source=source, today=rx.site.today())
         except RefillRefused as refused:
@@ -292,7 +296,11 @@ def auto_refill_run(
         if progress is not None:
             progress(index + 1, len(ids))
         with transaction.atomic():
-            rx = Prescription.objects.select_for_update().select_related("site").get(pk=pk)
+            rx = (
+                Prescription.objects.select_for_update(of=("self",))
+                .select_related("site")
+                .get(pk=pk)
+            )
             soon = _too_soon(rx, horizon)
             if soon is None or soon.too_soon:
                 continue  # never dispensed here, or not due yet

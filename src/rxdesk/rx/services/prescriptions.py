@@ -585,7 +585,7 @@ def prescription_image_upload(
 
 
 def _locked(rx: Prescription) -> Prescription:
-    return Prescription.objects.select_for_update().select_related("site").get(pk=rx.pk)
+    return Prescription.objects.select_for_update(of=("self",)).select_related("site").get(pk=rx.pk)
 
 
 def cancel_pending_fills(rx: Prescription, reason: str, *, actor: User | None) -> list[int]:

@@ -214,7 +214,11 @@ def transfer_out(
     own(actor, "prescription", prescription.site_id)
     pharmacist = _pharmacist(actor)
     with transaction.atomic():
-        rx = Prescription.objects.select_for_update().select_related("site").get(pk=prescription.pk)
+        rx = (
+            Prescription.objects.select_for_update(of=("self",))
+            .select_related("site")
+            .get(pk=prescription.pk)
+        )
         if rx.status in (RxStatus.INACTIVE, RxStatus.TRANSFERRED):
             raise Conflict(
                 f"Rx {rx.number} is {rx.get_status_display().lower()}; it cannot be transferred.",

@@ -62,7 +62,7 @@ def _locked(fill: Fill, actor: User, *allowed: str) -> tuple[Prescription, Fill]
     """Lock the prescription, then the fill; refuse unless the fill is in ``allowed``."""
     own(actor, "fill", fill.site_id)
     rx = (
-        Prescription.objects.select_for_update()
+        Prescription.objects.select_for_update(of=("self",))
         .select_related("site", "patient", "product")
         .get(pk=fill.prescription_id)
     )
