@@ -330,3 +330,13 @@ def test_the_label_api_prints_and_reprints_with_a_reason(technician, pharmacist,
     )
     assert zpl.status_code == 200 and zpl.content.startswith(b"^XA")
     assert Fill.objects.get(pk=fill.pk).labels_printed == 2
+
+
+@pytest.mark.parametrize("fill_id", [0, 2**63, 10**30])
+def test_impossible_fill_ids_are_not_found(technician, client, fill_id):
+    client.force_login(technician)
+    for path, body in (("device", {"device": "ROBOT1"}), ("label", {"format": "pdf"})):
+        response = client.post(
+            f"/api/v1/fills/{fill_id}/{path}", body, content_type="application/json"
+        )
+        assert response.status_code == 404, (path, response.content)

@@ -12,8 +12,9 @@ from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import NotFound
 from rxdesk.core.services import authorize
 from rxdesk.interop.hl7_dispense import MAX_MESSAGE
+from rxdesk.rx import queries_fills
 from rxdesk.rx.api import PayloadTooLarge, UnsupportedMediaType
-from rxdesk.rx.models import DispensingDevice, Fill
+from rxdesk.rx.models import DispensingDevice
 from rxdesk.rx.services import devices
 
 router = Router(tags=["dispensing devices"])
@@ -86,9 +87,8 @@ def device_list(request: HttpRequest) -> Any:
 def device_send(request: HttpRequest, fill_id: int, body: SendIn) -> Any:
     actor = request.user
     authorize(actor, Cap.RX_FILL)  # type: ignore[arg-type]
-    fill = Fill.objects.filter(site_id=actor.site_id, pk=fill_id).first()  # type: ignore[union-attr]
-    if fill is None:
-        raise NotFound("No such fill at this pharmacy.")
+    # Not a number, beyond a BIGINT or another pharmacy's: not found (never a 500).
+    fill = queries_fills.fill_get(actor=actor, fill_id=fill_id)  # type: ignore[arg-type]
     sent = devices.device_send(
         actor=actor,  # type: ignore[arg-type]
         fill=fill,
@@ -171,9 +171,8 @@ def label_print(request: HttpRequest, fill_id: int, body: LabelIn) -> Any:
 
     actor = request.user
     authorize(actor, Cap.RX_FILL)  # type: ignore[arg-type]
-    fill = Fill.objects.filter(site_id=actor.site_id, pk=fill_id).first()  # type: ignore[union-attr]
-    if fill is None:
-        raise NotFound("No such fill at this pharmacy.")
+    # Not a number, beyond a BIGINT or another pharmacy's: not found (never a 500).
+    fill = queries_fills.fill_get(actor=actor, fill_id=fill_id)  # type: ignore[arg-type]
     printed = print_label(actor=actor, fill=fill, reprint_reason=body.reprint_reason)  # type: ignore[arg-type]
     if body.format == "zpl":
         response = HttpResponse(printed.zpl, content_type="text/plain; charset=us-ascii")
