@@ -56,6 +56,19 @@ class Product(models.Model):
     maintenance = models.BooleanField("maintenance medication", default=False)
     unit_dose = models.BooleanField(default=False)
     otc = models.BooleanField("over the counter", default=False)
+    cmea = models.BooleanField(
+        "CMEA behind-the-counter product",
+        default=False,
+        help_text="OTC pseudoephedrine, ephedrine or phenylpropanolamine (21 CFR 1314).",
+    )
+    cmea_base_mg = models.DecimalField(
+        "CMEA base per dosage unit (mg)",
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Base (not salt) per tablet or capsule, or per mL of a liquid.",
+    )
     look_alikes = models.ManyToManyField(
         "self", symmetrical=True, blank=True, help_text="Look-alike / sound-alike partners"
     )

@@ -55,6 +55,14 @@ class Cap(StrEnum):
     RX_VERIFY_DATA = "rx.verify_data"
     RX_VERIFY_FINAL = "rx.verify_final"
     RX_SCAN_OVERRIDE = "rx.scan_override"
+    POS_DRAWER = "pos.drawer"
+    POS_PSE_SELL = "pos.pse_sell"
+    POS_DELIVER = "pos.deliver"
+    POS_COUNSEL = "pos.counsel"
+    POS_REFUND = "pos.refund"
+    POS_ACCOUNTS = "pos.accounts"
+    POS_REPORT = "pos.report"
+    POS_PSE_LOG = "pos.pse_log"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -69,6 +77,20 @@ _RX_PHARMACIST = {
     Cap.RX_VERIFY_DATA,
     Cap.RX_VERIFY_FINAL,
     Cap.RX_SCAN_OVERRIDE,
+}
+# The counter: opening and closing a drawer, selling behind-the-counter PSE (CMEA training
+# is on file for every technician), and taking deliveries out. Trainees sell prescriptions
+# (rx.sell) but do not keep a drawer or sell PSE.
+_COUNTER = {Cap.POS_DRAWER, Cap.POS_PSE_SELL, Cap.POS_DELIVER}
+# Counseling is the pharmacist's (OBRA '90 and state rules); refunds, voids, house accounts
+# and the day's reports are a pharmacist's or the PIC's. The CMEA logbook is confidential:
+# pharmacists, the PIC and the auditor read it.
+_COUNTER_PHARMACIST = {
+    Cap.POS_COUNSEL,
+    Cap.POS_REFUND,
+    Cap.POS_ACCOUNTS,
+    Cap.POS_REPORT,
+    Cap.POS_PSE_LOG,
 }
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
 _CATALOG_READ = {Cap.CATALOG_VIEW}
@@ -92,6 +114,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _RX_INTAKE
         | _CATALOG_READ
         | _STOCK_WORK
+        | _COUNTER
         | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
     ),
     # A trainee types patients, fills, counts and logs temperatures under supervision, but
@@ -107,6 +130,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.INVENTORY_COUNT,
             Cap.COLD_CHAIN_RECORD,
             Cap.STOCK_DISPENSE,
+            Cap.POS_DELIVER,
         }
     ),
     Role.PHARMACIST: frozenset(
@@ -114,6 +138,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _CLINICAL_WRITE
         | _RX_INTAKE
         | _RX_PHARMACIST
+        | _COUNTER
+        | _COUNTER_PHARMACIST
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
@@ -125,6 +151,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _CLINICAL_WRITE
         | _RX_INTAKE
         | _RX_PHARMACIST
+        | _COUNTER
+        | _COUNTER_PHARMACIST
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
@@ -153,6 +181,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.AUDITOR: frozenset(
         _CATALOG_READ
         | {
+            Cap.POS_REPORT,
+            Cap.POS_PSE_LOG,
             Cap.INVENTORY_VIEW,
             Cap.SITE_VIEW,
             Cap.STAFF_VIEW,
@@ -183,6 +213,7 @@ CREDENTIALED: frozenset[Cap] = frozenset(
     _CLINICAL_WRITE
     | _RX_INTAKE
     | _RX_PHARMACIST
+    | {Cap.POS_COUNSEL, Cap.POS_PSE_SELL, Cap.POS_REFUND}
     | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
 )
 

@@ -48,6 +48,18 @@ def name_key(value: str) -> str:
     return "".join(c for c in folded if c.isalnum() and not unicodedata.combining(c))
 
 
+class Household(models.Model):
+    """People a pharmacy serves together (a family at one address): at pickup the
+    counter sees what is ready for each of them."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Patient(models.Model):
     """A person the pharmacy serves."""
 
@@ -99,6 +111,9 @@ class Patient(models.Model):
         help_text="Poison Prevention Packaging Act waiver requested by the patient.",
     )
     large_print = models.BooleanField("large-print labels", default=False)
+    household = models.ForeignKey(
+        Household, on_delete=models.SET_NULL, related_name="members", null=True, blank=True
+    )
     possible_duplicate = models.BooleanField(
         default=False,
         help_text="Created although another patient has the same name and birth date.",
