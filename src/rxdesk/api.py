@@ -188,6 +188,9 @@ def _add_routers() -> None:
     from rxdesk.inventory.api import router as inventory_router
     from rxdesk.patients.api import prescribers as prescriber_router
     from rxdesk.patients.api import router as patient_router
+    from rxdesk.pos.api_pickup import router as pos_pickup_router
+    from rxdesk.pos.api_pse import router as pos_pse_router
+    from rxdesk.pos.api_sales import router as pos_sales_router
     from rxdesk.rx.api import router as rx_router
     from rxdesk.rx.api_devices import router as devices_router
     from rxdesk.rx.api_fills import router as fills_router
@@ -200,6 +203,9 @@ def _add_routers() -> None:
     api.add_router("/", rx_router)
     api.add_router("/", fills_router)
     api.add_router("/", devices_router)
+    api.add_router("/pos", pos_sales_router)
+    api.add_router("/pos", pos_pickup_router)
+    api.add_router("/pos", pos_pse_router)
 
 
 _add_routers()

@@ -9,5 +9,6 @@ urlpatterns = [
     path("catalog/", include("rxdesk.catalog.urls")),
     path("inventory/", include("rxdesk.inventory.urls")),
     path("rx/", include("rxdesk.rx.urls")),
+    path("pos/", include("rxdesk.pos.urls")),
     path("api/v1/", api.urls),
 ]

@@ -109,6 +109,7 @@ class FillStep(models.TextChoices):
     HELD = "held", "Put on hold"
     RELEASED = "released", "Taken off hold"
     SOLD = "sold", "Sold"
+    SALE_VOIDED = "sale_voided", "Sale voided (back in will-call)"
     RETURNED = "returned", "Returned to stock"
     CANCELLED = "cancelled", "Cancelled"
     LABEL_PRINTED = "label_printed", "Label printed"

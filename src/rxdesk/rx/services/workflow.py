@@ -49,6 +49,7 @@ register_actions(
         "rx.fill.released": "Fill taken off hold",
         "rx.fill.priority": "Fill priority changed",
         "rx.fill.sold": "Fill sold",
+        "rx.fill.sale_voided": "Fill's sale voided (back in will-call)",
         "rx.fill.returned": "Fill returned to stock",
     }
 )
@@ -514,17 +515,34 @@ def fill_priority_set(
 # --- Sale and return to stock ----------------------------------------------------------------
 
 
-def fill_sell(*, actor: User, fill: Fill) -> Fill:
-    """Hand a ready fill to the patient. (Point of sale — identity, counseling, payment,
-    signature — builds on this in its own issue.)"""
+def fill_sell(*, actor: User, fill: Fill, receipt: str = "") -> Fill:
+    """Hand a ready fill to the patient. The point of sale (rxdesk.pos) calls this when
+    the sale is paid, after identity, counseling and the signature are recorded."""
     authorize(actor, Cap.RX_SELL)
     with transaction.atomic():
         _rx, locked = _locked(fill, actor, FillStatus.READY)
         before = locked.status
         locked.status, locked.sold_by, locked.sold_at = FillStatus.DISPENSED, actor, timezone.now()
         locked.save(update_fields=["status", "sold_by", "sold_at"])
-        record(locked, FillStep.SOLD, actor=actor, from_status=before)
-        _audit(actor, "rx.fill.sold", locked)
+        data = {"receipt": receipt} if receipt else None
+        record(locked, FillStep.SOLD, actor=actor, from_status=before, data=data)
+        _audit(actor, "rx.fill.sold", locked, **(data or {}))
+    return locked
+
+
+def fill_unsell(*, actor: User, fill: Fill, reason: str, receipt: str = "") -> Fill:
+    """Undo a sale voided before the bag left the counter: the fill goes back to
+    will-call as it was (its stock was never returned, so none comes back)."""
+    authorize(actor, Cap.POS_REFUND)
+    why = _reason(reason)
+    with transaction.atomic():
+        _rx, locked = _locked(fill, actor, FillStatus.DISPENSED)
+        before = locked.status
+        locked.status, locked.sold_by, locked.sold_at = FillStatus.READY, None, None
+        locked.save(update_fields=["status", "sold_by", "sold_at"])
+        data = {"receipt": receipt} if receipt else None
+        record(locked, FillStep.SALE_VOIDED, actor=actor, from_status=before, reason=why, data=data)
+        _audit(actor, "rx.fill.sale_voided", locked, reason=why, **(data or {}))
     return locked
 
 

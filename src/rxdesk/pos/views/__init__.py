@@ -1,0 +1,1 @@
+"""The point-of-sale screens, one module per part of the counter."""

@@ -1,0 +1,7 @@
+"""Screens of the point of sale (counter). Parse, call a service or query, render."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
