@@ -21,7 +21,7 @@ from rxdesk.patients.models import Condition, Coverage
 from tests.catalog.factories import PackageFactory, ProductFactory
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 from tests.inventory.matrix import API_ROWS as INVENTORY_API_ROWS
-from tests.pos import matrix_pickup, matrix_pse, matrix_sales
+from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
 from tests.rx.matrix_api import API_ROWS as RX_API_ROWS
 from tests.rx.matrix_devices import API_ROWS as RX_DEVICE_ROWS
 
@@ -238,7 +238,7 @@ API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
 API_MATRIX.update(INVENTORY_API_ROWS)
 API_MATRIX.update(RX_API_ROWS)
 API_MATRIX.update(RX_DEVICE_ROWS)
-for _pos in (matrix_sales, matrix_pse, matrix_pickup):
+for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter):
     API_MATRIX.update(_pos.API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

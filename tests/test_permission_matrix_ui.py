@@ -34,7 +34,7 @@ from tests.catalog.factories import ProductFactory
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 from tests.inventory.matrix import UI_ROWS as INVENTORY_UI_ROWS
 from tests.inventory.matrix import WATCHED as INVENTORY_WATCHED
-from tests.pos import matrix_pickup, matrix_pse, matrix_sales
+from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
 from tests.rx.matrix_ui import UI_ROWS as RX_UI_ROWS
 from tests.rx.matrix_ui import WATCHED as RX_WATCHED
 
@@ -161,7 +161,7 @@ UI_MATRIX.update(INVENTORY_UI_ROWS)
 WATCHED.extend(INVENTORY_WATCHED)
 UI_MATRIX.update(RX_UI_ROWS)
 WATCHED.extend(RX_WATCHED)
-for _pos in (matrix_sales, matrix_pse, matrix_pickup):
+for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter):
     UI_MATRIX.update(_pos.UI_ROWS)
     WATCHED.extend(_pos.WATCHED)
 

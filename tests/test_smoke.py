@@ -1,5 +1,6 @@
 """The app boots, the demo loads through the services, and its audit chain verifies."""
 
+from rxdesk.catalog.models import Product
 from rxdesk.core.audit import audit_verify
 from rxdesk.core.models import User
 from rxdesk.demo import DEMO_USERS, demo_load
@@ -7,6 +8,8 @@ from rxdesk.inventory.demo import STOCK
 from rxdesk.inventory.ledger import ledger_verify
 from rxdesk.inventory.models import StockBalance, StockMove
 from rxdesk.patients.models import Patient, Prescriber
+from rxdesk.pos.demo import COUNTER_RX
+from rxdesk.pos.models import Delivery, Drawer, HouseAccount, Pickup, PosSettings, Sale
 from rxdesk.rx.demo import DEMO_PRESCRIPTIONS
 from rxdesk.rx.models import ErxMessage, Fill, Prescription
 
@@ -26,8 +29,11 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert StockBalance.objects.filter(site=site).count() == lots
     assert StockMove.objects.filter(site=site, reason="dispense").count() >= 4
     assert ledger_verify(site_id=site.pk) == (lots, [])
-    # every demo prescription was taken in, plus one transferred in; one went out
-    assert Prescription.objects.filter(site=site).count() == len(DEMO_PRESCRIPTIONS) + 2
+    # every demo prescription was taken in, plus one transferred in and the counter's
+    # two (rxdesk.pos.demo); one went out
+    assert Prescription.objects.filter(site=site).count() == len(DEMO_PRESCRIPTIONS) + 2 + len(
+        COUNTER_RX
+    )
     assert Prescription.objects.filter(site=site, status="transferred").count() == 1
     assert Prescription.objects.filter(site=site, needs_review=True).exists()
     assert Fill.objects.filter(site=site, status="scheduled").count() == 1  # asked too soon
@@ -38,6 +44,17 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     # a fill waits at each step of the workflow
     waiting = set(Fill.objects.filter(site=site).values_list("status", flat=True))
     assert {"queued", "to_fill", "filled", "ready"} <= waiting
+    # the counter: its rules, an open drawer, a house account, a paid sale with its signed
+    # pickup, a delivery waiting for a driver, a behind-the-counter PSE product, bags to sell
+    assert PosSettings.objects.filter(site=site).count() == 1
+    assert Drawer.objects.get(site=site, status="open").opening_cash == 150
+    assert HouseAccount.objects.filter(site=site).count() == 1
+    sale = Sale.objects.get(site=site)
+    assert sale.status == "completed" and sale.paid == sale.total > 0
+    assert bytes(Pickup.objects.get(sale=sale).signature).startswith(b"\x89PNG")
+    assert Delivery.objects.filter(site=site, status="pending").count() == 1
+    assert Product.objects.filter(cmea=True, product_ndc="0113-0401").exists()
+    assert Fill.objects.filter(site=site, status="ready").count() >= 2
     # loading twice changes nothing
     moves = StockMove.objects.count()
     rxs = Prescription.objects.count()
@@ -45,3 +62,4 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert Patient.objects.count() == 10
     assert StockMove.objects.count() == moves
     assert Prescription.objects.count() == rxs
+    assert Sale.objects.count() == 1

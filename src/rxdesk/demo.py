@@ -21,6 +21,7 @@ from rxdesk.core.services import site_create, staff_create, staff_update
 from rxdesk.inventory.demo import demo_inventory_load
 from rxdesk.patients import services as patients
 from rxdesk.patients.choices import AllergenKind, Severity
+from rxdesk.pos.demo import demo_pos_load
 from rxdesk.rx.demo import demo_rx_load
 
 DEMO_SITE = "Riverside Community Pharmacy"
@@ -133,6 +134,7 @@ def demo_load() -> Site:
         demo_catalog_load(User.objects.filter(site=existing, username="pic").first())
         demo_inventory_load(existing)
         demo_rx_load(existing)
+        demo_pos_load(existing)
         return existing
     with transaction.atomic():
         site = _site()
@@ -196,6 +198,7 @@ def demo_load() -> Site:
         demo_catalog_load(pic)
         demo_inventory_load(site)
         demo_rx_load(site)
+        demo_pos_load(site)
         return site
 
 

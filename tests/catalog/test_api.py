@@ -77,6 +77,8 @@ def product_json(product: Product, **changes) -> dict:
         "maintenance": False,
         "unit_dose": False,
         "otc": False,
+        "cmea": False,
+        "cmea_base_mg": None,
         "active": True,
         **changes,
     }

@@ -54,6 +54,8 @@ def test_it_changes_flags_and_records_before_and_after(pic, product):
         "maintenance": False,
         "unit_dose": False,
         "otc": False,
+        "cmea": False,
+        "cmea_base_mg": None,
     }
     assert fresh(product).dea_schedule == "CII"
     event = last_event()

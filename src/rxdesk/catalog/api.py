@@ -54,6 +54,8 @@ class ProductOut(Schema):
     maintenance: bool
     unit_dose: bool
     otc: bool
+    cmea: bool = Field(description="CMEA behind-the-counter (pseudoephedrine, ephedrine)")
+    cmea_base_mg: Decimal | None = Field(description="CMEA base (not salt) mg per tablet or per mL")
     active: bool
 
     @staticmethod
@@ -296,6 +298,17 @@ class FlagsPatch(Schema):
     maintenance: bool | None = None
     unit_dose: bool | None = None
     otc: bool | None = None
+    cmea: bool | None = Field(
+        None, description="Behind the counter under the CMEA (needs `cmea_base_mg`)"
+    )
+    cmea_base_mg: Decimal | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        max_digits=8,
+        decimal_places=4,
+        description="Base (not salt) mg per tablet or per mL, e.g. 24.579 for PSE HCl 30 mg",
+    )
     reason: str = Field("", max_length=200)
 
 

@@ -44,6 +44,7 @@ class FlagsForm(RxForm):
         ("Safety", ("hazardous", "high_alert", "rems")),
         ("Storage", ("storage", "protect_from_light", "cold_chain")),
         ("Dispensing", ("maintenance", "unit_dose", "otc")),
+        ("Behind the counter (CMEA)", ("cmea", "cmea_base_mg")),
         ("Look-alike / sound-alike", ("look_alikes",)),
         ("", ("reason",)),
     )
@@ -58,6 +59,18 @@ class FlagsForm(RxForm):
     maintenance = flag("Maintenance medication")
     unit_dose = flag("Unit dose")
     otc = flag("Over the counter")
+    cmea = flag(
+        "Pseudoephedrine / ephedrine (CMEA)",
+        "Sold from behind the counter with ID, logbook and the daily and 30-day limits.",
+    )
+    cmea_base_mg = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=8,
+        decimal_places=4,
+        label="Base per tablet or per mL (mg)",
+        help_text="Base, not salt: pseudoephedrine HCl 30 mg is 24.579 mg base.",
+    )
     look_alikes = forms.CharField(
         required=False,
         max_length=2000,

@@ -17,8 +17,12 @@ a product only when its route or dosage form is parenteral."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
+
+# Pure arithmetic (no Django, no models): the catalog does not depend on the POS app.
+from rxdesk.calc import cmea
 
 # Antineoplastics (NIOSH Table 1 in 2016; most also ISMP "chemotherapy, oral and
 # parenteral"). Hormonal antineoplastics are hazardous but ISMP excludes them from the
@@ -338,3 +342,26 @@ def seed_flags(product: str | Mapping[str, Any]) -> dict[str, bool]:
         parenteral and any(_listed(n, HIGH_ALERT_PARENTERAL_INGREDIENTS) for n in names)
     )
     return {"hazardous": hazardous, "high_alert": high_alert}
+
+
+OTC_PRODUCT_TYPE = "HUMAN OTC DRUG"
+
+
+def seed_cmea(
+    product_type: str, ingredients: Iterable[Sequence[str]]
+) -> tuple[bool, Decimal | None]:
+    """``(cmea, cmea_base_mg)`` for a new product: an OTC product with pseudoephedrine,
+    ephedrine or phenylpropanolamine among its (name, strength, unit) ingredients is a
+    behind-the-counter CMEA product (21 CFR 1314), with its base mg per unit (per mL of a
+    liquid). A prescription product is not (it is dispensed as an Rx). A listed chemical
+    whose salt or strength cannot be converted is still flagged, without a base: it cannot
+    be sold until the pharmacist-in-charge enters one."""
+    if product_type.strip().upper() != OTC_PRODUCT_TYPE:
+        return False, None
+    rows = [(str(i[0]), str(i[1]), str(i[2])) for i in ingredients]
+    if not any(cmea.is_listed(name) for name, _, _ in rows):
+        return False, None
+    try:
+        return True, cmea.product_base_mg(rows)
+    except cmea.CmeaError:
+        return True, None

@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +27,7 @@ from rxdesk.catalog.models import (
     PackagePrice,
     Product,
 )
-from rxdesk.catalog.seeds import seed_flags
+from rxdesk.catalog.seeds import seed_cmea, seed_flags
 from rxdesk.core.audit import audit_record, diff, register_actions
 from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import Conflict, Invalid
@@ -56,8 +56,14 @@ FLAG_FIELDS = [
     "maintenance",
     "unit_dose",
     "otc",
+    "cmea",
+    "cmea_base_mg",
 ]
-_BOOLEAN_FLAGS = [f for f in FLAG_FIELDS if f not in ("dea_schedule_override", "storage")]
+_BOOLEAN_FLAGS = [
+    f for f in FLAG_FIELDS if f not in ("dea_schedule_override", "storage", "cmea_base_mg")
+]
+# Base per tablet or per mL: the strongest OTC product holds 240 mg of salt per tablet.
+MAX_CMEA_BASE_MG = Decimal("1000")
 # CI is the strictest schedule, CV the least strict.
 _STRICTNESS = {s.value: i for i, s in enumerate(DeaSchedule)}
 MAX_LOOK_ALIKES = 20
@@ -77,6 +83,23 @@ def _check_flags(product: Product) -> None:
     for name in _BOOLEAN_FLAGS:
         if not isinstance(getattr(product, name), bool):
             errors.append({"field": name, "message": "Use true or false."})
+    base = product.cmea_base_mg
+    if base is not None and (not isinstance(base, Decimal) or not 0 < base <= MAX_CMEA_BASE_MG):
+        errors.append(
+            {
+                "field": "cmea_base_mg",
+                "message": "Give the base (not salt) per tablet or per mL, in mg: more than 0 "
+                f"and at most {MAX_CMEA_BASE_MG:f}.",
+            }
+        )
+    if product.cmea is True and base is None and not errors:
+        errors.append(
+            {
+                "field": "cmea_base_mg",
+                "message": "A pseudoephedrine/ephedrine product needs its base mg per tablet "
+                "or per mL: the daily and 30-day limits are counted in base.",
+            }
+        )
     if errors:
         raise Invalid(errors=errors)
     directory = product.directory_dea_schedule
@@ -101,7 +124,24 @@ def _normalize_flags(values: dict[str, Any]) -> dict[str, Any]:
         out["dea_schedule_override"] = out["dea_schedule_override"].strip().upper()
     if out.get("dea_schedule_override") is None and "dea_schedule_override" in out:
         out["dea_schedule_override"] = ""
+    if "cmea_base_mg" in out:
+        out["cmea_base_mg"] = _base_mg(out["cmea_base_mg"])
     return out
+
+
+def _base_mg(value: Any) -> Decimal | None:
+    """The CMEA base typed or sent (text, number or Decimal), to 0.0001 mg; None clears it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise Invalid("Type the base in mg, like 24.579.", field="cmea_base_mg")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise Invalid("Type the base in mg, like 24.579.", field="cmea_base_mg") from None
+    if not number.is_finite() or number != number.quantize(Decimal("0.0001")):
+        raise Invalid("Give the base in mg with four decimals at most.", field="cmea_base_mg")
+    return number.quantize(Decimal("0.0001"))
 
 
 def product_flags_update(
@@ -109,7 +149,8 @@ def product_flags_update(
 ) -> Product:
     """Change a product's safety and handling flags: a state's stricter DEA schedule
     (``dea_schedule_override``, "" to follow the directory), NIOSH hazardous drug, ISMP
-    high-alert, storage, protect from light, cold chain, REMS, maintenance, unit dose, OTC.
+    high-alert, storage, protect from light, cold chain, REMS, maintenance, unit dose, OTC,
+    and CMEA behind-the-counter (``cmea`` with ``cmea_base_mg``, base mg per unit).
     The pharmacist-in-charge keeps these; every change is audited with before and after."""
     authorize(actor, Cap.CATALOG_EDIT)
     with transaction.atomic():
@@ -690,6 +731,7 @@ def _load_products(
             if key not in flags:
                 flags[key] = seed_flags(dict(zip(_SEED_FIELDS, key, strict=True)))
             seeded = flags[key]
+            cmea, cmea_base_mg = seed_cmea(row.product_type, row.ingredients)
             new_rows.append(
                 (
                     row.product_id,
@@ -698,6 +740,8 @@ def _load_products(
                     row.otc,
                     seeded["hazardous"],
                     seeded["high_alert"],
+                    cmea,
+                    cmea_base_mg,
                     now,
                 )
             )
@@ -719,6 +763,8 @@ def _load_products(
         "otc",
         "hazardous",
         "high_alert",
+        "cmea",
+        "cmea_base_mg",
         "imported_at",
     )
     with _search_index_deferred(len(new_rows), len(existing)):

@@ -559,3 +559,63 @@ def prescriber_address_add(request: HttpRequest, prescriber_id: int, payload: Ad
             actor=_user(request), prescriber=prescriber, **payload.model_dump()
         ),
     )
+
+
+# --- Households (issue 7) -----------------------------------------------------------------------
+
+
+class HouseholdIn(_In):
+    with_patient_id: int = Field(ge=1, le=2**63 - 1, description="Join this patient's household")
+
+
+class HouseholdMemberOut(Schema):
+    id: int
+    name: str
+
+
+class HouseholdOut(Schema):
+    id: int | None
+    name: str
+    members: list[HouseholdMemberOut]
+
+
+def _household(patient: Patient) -> dict[str, Any]:
+    household = patient.household
+    if household is None:
+        return {"id": None, "name": "", "members": []}
+    members = household.members.order_by("last_name_key", "first_name_key", "pk")
+    return {
+        "id": household.pk,
+        "name": household.name,
+        "members": [{"id": m.pk, "name": m.full_name} for m in members],
+    }
+
+
+@router.post(
+    "/{int:patient_id}/household",
+    response=HouseholdOut,
+    summary="Put the patient in another patient's household (a new one when needed)",
+)
+def household_join(request: HttpRequest, patient_id: int, payload: HouseholdIn) -> Any:
+    actor = _user(request)
+    patient = queries.patient_for(actor=actor, patient_id=patient_id)
+    try:
+        other = queries.patient_for(actor=actor, patient_id=payload.with_patient_id)
+    except NotFound as exc:
+        from rxdesk.core.errors import Invalid
+
+        raise Invalid(exc.message, field="with_patient_id") from None
+    services.patient_household_join(actor=actor, patient=patient, with_patient=other)
+    return _household(Patient.objects.get(pk=patient.pk))
+
+
+@router.delete(
+    "/{int:patient_id}/household",
+    response=HouseholdOut,
+    summary="Take the patient out of the household",
+)
+def household_leave(request: HttpRequest, patient_id: int) -> Any:
+    actor = _user(request)
+    patient = queries.patient_for(actor=actor, patient_id=patient_id)
+    services.patient_household_leave(actor=actor, patient=patient)
+    return _household(Patient.objects.get(pk=patient.pk))

@@ -27,6 +27,7 @@ from rxdesk.patients.models import (
     Allergy,
     Condition,
     Coverage,
+    Household,
     Measurement,
     Patient,
     PatientIdentifier,
@@ -771,3 +772,86 @@ __all__ = [
     "prescriber_create",
     "prescriber_update",
 ]
+
+
+# --- Households (issue 7: the counter sees what is ready for the whole family) --------------
+
+register_actions(
+    {
+        "patient.household.joined": "Patient joined a household",
+        "patient.household.left": "Patient left a household",
+    }
+)
+
+
+def patient_household_join(*, actor: User, patient: Patient, with_patient: Patient) -> Household:
+    """Put ``patient`` in the household of ``with_patient`` (a new one, "<Last> household",
+    for both when that patient has none). Both must be of the actor's pharmacy."""
+    authorize(actor, Cap.PATIENT_EDIT)
+    _own(actor, "patient", patient.site_id)
+    _own(actor, "patient", with_patient.site_id)
+    if patient.pk == with_patient.pk:
+        raise Invalid("Choose another patient to share the household with.", field="with_patient")
+    with transaction.atomic():
+        first, second = sorted([patient.pk, with_patient.pk])
+        locked = {
+            p.pk: p for p in Patient.objects.select_for_update().filter(pk__in=[first, second])
+        }
+        me, other = locked[patient.pk], locked[with_patient.pk]
+        if other.household_id is not None and me.household_id == other.household_id:
+            raise Conflict(f"{me.full_name} is already in that household.", field="with_patient")
+        before = me.household_id
+        if other.household_id is None:
+            household = Household.objects.create(
+                site=other.site, name=f"{other.last_name} household"[:120]
+            )
+            other.household = household
+            other.save(update_fields=["household"])
+        else:
+            household = Household.objects.get(pk=other.household_id)
+        me.household = household
+        me.save(update_fields=["household"])
+        _dissolve_if_alone(before)
+        audit_record(
+            actor=actor,
+            action="patient.household.joined",
+            obj=me,
+            patient_id=me.pk,
+            data={"household": household.pk, "with_patient": other.pk, "left": before},
+        )
+    return household
+
+
+def _dissolve_if_alone(household_id: int | None) -> None:
+    """A household left with one member is no household: that member leaves it too."""
+    if household_id is None:
+        return
+    members = Patient.objects.filter(household_id=household_id)
+    if members.count() <= 1:
+        members.update(household=None)
+        Household.objects.filter(pk=household_id).delete()
+
+
+def patient_household_leave(*, actor: User, patient: Patient) -> Patient:
+    """Take ``patient`` out of the household (dissolving it when one member is left)."""
+    authorize(actor, Cap.PATIENT_EDIT)
+    _own(actor, "patient", patient.site_id)
+    with transaction.atomic():
+        me = Patient.objects.select_for_update().get(pk=patient.pk)
+        if me.household_id is None:
+            raise Conflict(f"{me.full_name} is not in a household.", field="household")
+        before = me.household_id
+        me.household = None
+        me.save(update_fields=["household"])
+        _dissolve_if_alone(before)
+        audit_record(
+            actor=actor,
+            action="patient.household.left",
+            obj=me,
+            patient_id=me.pk,
+            data={"household": before},
+        )
+    return me
+
+
+__all__ += ["patient_household_join", "patient_household_leave"]

@@ -1,0 +1,1 @@
+"""Pure pharmacy math: no Django, no database. Any app may import it."""
