@@ -29,11 +29,16 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert StockBalance.objects.filter(site=site).count() == lots
     assert StockMove.objects.filter(site=site, reason="dispense").count() >= 4
     assert ledger_verify(site_id=site.pk) == (lots, [])
-    # every demo prescription was taken in, plus one transferred in and the counter's
-    # two (rxdesk.pos.demo); one went out
-    assert Prescription.objects.filter(site=site).count() == len(DEMO_PRESCRIPTIONS) + 2 + len(
-        COUNTER_RX
+    # every demo prescription was taken in, plus one transferred in and the counter's new
+    # one (rxdesk.pos.demo: Chen's atorvastatin; Garcia's amlodipine is refilled, not
+    # written twice); one went out
+    assert len(COUNTER_RX) == 2
+    assert Prescription.objects.filter(site=site).count() == len(DEMO_PRESCRIPTIONS) + 2 + 1
+    amlodipine = Prescription.objects.filter(
+        site=site, patient__last_name="Garcia", product__generic_name__icontains="amlodipine"
     )
+    assert amlodipine.count() == 1
+    assert amlodipine.get().fills.filter(status="ready").exists()
     assert Prescription.objects.filter(site=site, status="transferred").count() == 1
     assert Prescription.objects.filter(site=site, needs_review=True).exists()
     assert Fill.objects.filter(site=site, status="scheduled").count() == 1  # asked too soon

@@ -135,12 +135,24 @@ def _new_prescriptions(site: Site, tech: User) -> None:
 
     from rxdesk.patients.models import Patient, Prescriber
     from rxdesk.rx import services as rx_services
+    from rxdesk.rx.choices import FillSource, RxStatus
+    from rxdesk.rx.models import Prescription
+    from rxdesk.rx.services.common import PENDING_FILLS
+    from rxdesk.rx.services.fills import refill_request
 
     for last, prescriber_last, ndc10, directions in COUNTER_RX:
         patient = Patient.objects.filter(site=site, last_name=last).first()
         prescriber = Prescriber.objects.filter(site=site, last_name=prescriber_last).first()
         package = Package.objects.filter(ndc10=ndc10).select_related("product").first()
         if patient is None or prescriber is None or package is None:
+            continue
+        existing = Prescription.objects.filter(
+            site=site, patient=patient, product=package.product, status=RxStatus.ACTIVE
+        ).first()
+        if existing is not None:
+            # Her amlodipine is due: the refill, not a second prescription for the same drug.
+            if not existing.fills.filter(status__in=PENDING_FILLS).exists():
+                refill_request(actor=tech, prescription=existing, source=FillSource.COUNTER)
             continue
         rx_services.prescription_create(
             actor=tech,

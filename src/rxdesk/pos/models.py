@@ -7,12 +7,14 @@ be matched to the original)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from rxdesk.catalog.models import Package
+from rxdesk.core.errors import Conflict
 from rxdesk.core.models import Site, User
 from rxdesk.patients.models import Patient
 from rxdesk.pos.choices import (
@@ -413,6 +415,26 @@ class Pickup(models.Model):
         return f"Pickup by {self.person_name} for {self.patient}"
 
 
+class LogbookChange(Conflict):
+    code = "logbook_append_only"
+    title = "The CMEA logbook cannot be changed"
+
+
+VOID_FIELDS = frozenset({"voided_at", "void_reason"})
+
+
+class PseEntryQuerySet(models.QuerySet["PseEntry"]):
+    def update(self, **kwargs: object) -> int:
+        if set(kwargs) - VOID_FIELDS or kwargs.get("voided_at") is None:
+            raise LogbookChange("A logbook entry is never changed; a void only marks it void.")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise LogbookChange(
+            "A logbook entry is kept two years and is never deleted; void the sale instead."
+        )
+
+
 class PseEntry(models.Model):
     """One line of the CMEA logbook (21 CFR 1314.30): kept two years, shown only to those
     allowed. Limits are counted over every entry not voided, matched by the purchaser's ID
@@ -449,6 +471,8 @@ class PseEntry(models.Model):
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=300, blank=True)
 
+    objects = PseEntryQuerySet.as_manager()
+
     class Meta:
         verbose_name = "PSE logbook entry"
         verbose_name_plural = "PSE logbook entries"
@@ -462,3 +486,23 @@ class PseEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.last_name}, {self.first_name}: {self.product_name} × {self.packages}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """New entries only; an existing one may only be marked void, once."""
+        if not self._state.adding:
+            before = type(self).objects.filter(pk=self.pk).first()
+            if before is not None:
+                names = set(kwargs.get("update_fields") or ()) or {
+                    f.attname for f in self._meta.concrete_fields if not f.primary_key
+                }
+                changed = {n for n in names if getattr(before, n) != getattr(self, n)}
+                if changed - VOID_FIELDS or (before.voided_at is not None and changed):
+                    raise LogbookChange(
+                        "A logbook entry is never changed; only a sale's void marks it void, once."
+                    )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise LogbookChange(
+            "A logbook entry is kept two years and is never deleted; void the sale instead."
+        )

@@ -21,8 +21,6 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q, Sum
-from django.db.models.signals import pre_delete, pre_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from rxdesk.calc import cmea
@@ -62,7 +60,6 @@ FALSE_STATEMENT_NOTICE = (
     "or entry, shall be fined not more than $250,000 if an individual or $500,000 if an "
     "organization, imprisoned not more than five years, or both."
 )
-_VOID_FIELDS = frozenset({"voided_at", "void_reason"})
 
 
 # --- The purchaser ---------------------------------------------------------------------------
@@ -639,38 +636,3 @@ def pse_log_csv(entries: Iterable[PseEntry]) -> str:
 def _cell(value: str) -> str:
     """Text a spreadsheet would run as a formula (=, +, -, @) is prefixed with a quote."""
     return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-# --- Guards: the logbook is append-only ------------------------------------------------------
-
-
-class LogbookChange(Conflict):
-    code = "logbook_append_only"
-    title = "The CMEA logbook cannot be changed"
-
-
-@receiver(pre_delete, sender=PseEntry, dispatch_uid="pse_entry_no_delete")
-def _no_delete(sender: Any, instance: PseEntry, **kwargs: Any) -> None:
-    raise LogbookChange(
-        "A logbook entry is kept two years and is never deleted; void the sale instead."
-    )
-
-
-@receiver(pre_save, sender=PseEntry, dispatch_uid="pse_entry_no_edit")
-def _no_edit(sender: Any, instance: PseEntry, **kwargs: Any) -> None:
-    if instance._state.adding or kwargs.get("raw"):
-        return
-    before = PseEntry.objects.filter(pk=instance.pk).first()
-    if before is None:
-        return
-    update_fields = kwargs.get("update_fields")
-    names = (
-        set(update_fields)
-        if update_fields
-        else {f.attname for f in PseEntry._meta.concrete_fields} - {"id"}
-    )
-    changed = {n for n in names if getattr(before, n) != getattr(instance, n)}
-    if changed - _VOID_FIELDS or (before.voided_at is not None and changed):
-        raise LogbookChange(
-            "A logbook entry is never changed; only a sale's void marks it void, once."
-        )
