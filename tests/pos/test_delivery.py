@@ -290,3 +290,60 @@ def test_the_screens_build_a_run_and_record_the_delivery(client, technician, pha
     assert done.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERED
+
+
+def test_counseling_accepted_at_the_door_waits_for_the_pharmacists_call(
+    technician, pharmacist, fill
+):
+    from rxdesk.pos.services.pickup import counseling_record, counseling_waiting
+
+    delivery = _out(technician, fill)
+    done = delivery_complete(
+        actor=technician,
+        delivery=delivery,
+        person="patient",
+        person_name="Pat Doe",
+        signature=signature(),
+        counseling="accepted",
+    )
+    sale = Sale.objects.get(pk=done.sale_id)
+    assert sale.status == SaleStatus.COMPLETED  # the driver cannot counsel; the bag is sold
+    assert counseling_waiting(actor=pharmacist) == [sale]
+
+    with pytest.raises(Forbidden):
+        counseling_record(actor=technician, sale=sale, note="Called the patient.")
+    with pytest.raises(Invalid) as bad:
+        counseling_record(actor=pharmacist, sale=sale, note="  ")
+    assert bad.value.field == "note"
+
+    pickup = counseling_record(actor=pharmacist, sale=sale, note="Phoned: take with food.")
+    assert pickup.counseled_by == pharmacist and pickup.counseled_at is not None
+    sale.refresh_from_db()
+    assert sale.status == SaleStatus.COMPLETED
+    assert counseling_waiting(actor=pharmacist) == []
+    assert json.loads(last_event().data)["by_phone"] is True
+    with pytest.raises(Conflict):  # once only
+        counseling_record(actor=pharmacist, sale=sale, note="Again.")
+
+
+def test_a_sale_at_the_counter_completed_without_counseling_is_not_counseled_later(
+    technician, pharmacist, fill
+):
+    from rxdesk.pos.services.pickup import counseling_record, pickup_record
+    from rxdesk.pos.services.sales import sale_pay
+
+    sale = pickup_start(actor=technician, patient=fill.prescription.patient, fills=[fill])
+    pickup_record(
+        actor=technician,
+        sale=sale,
+        person="patient",
+        person_name="Pat Doe",
+        date_of_birth=fill.prescription.patient.date_of_birth,
+        second_identifier="address",
+        counseling="declined",
+        signature=signature(),
+    )
+    sale_pay(actor=technician, sale=sale, tenders=[])
+    with pytest.raises(Conflict) as refused:
+        counseling_record(actor=pharmacist, sale=sale, note="Hello.")
+    assert refused.value.field == "sale"

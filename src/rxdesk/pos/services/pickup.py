@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from rxdesk.core.audit import audit_record, register_actions
@@ -443,9 +444,21 @@ def pickup_record(
 # --- Counseling --------------------------------------------------------------------------------
 
 
+def _phone_counseling_due() -> Q:
+    """A delivered sale whose recipient accepted counseling at the door: the pharmacist
+    calls the patient (the driver cannot counsel)."""
+    return Q(
+        status=SaleStatus.COMPLETED,
+        pickup__delivery__isnull=False,
+        pickup__counseling=Counseling.ACCEPTED,
+        pickup__counseled_at__isnull=True,
+    )
+
+
 def counseling_record(*, actor: User, sale: Sale, note: str) -> Pickup:
     """The pharmacist counseled the patient who accepted it: the note is kept with the
-    pickup (never in the audit log) and the sale can be paid."""
+    pickup (never in the audit log). At the counter the sale can then be paid; for a
+    delivery the pharmacist records the phone call (the sale is already closed)."""
     authorize(actor, Cap.POS_COUNSEL)
     text = (note or "").strip()
     if not text:
@@ -453,23 +466,40 @@ def counseling_record(*, actor: User, sale: Sale, note: str) -> Pickup:
     if len(text) > MAX_NOTE:
         raise Invalid(f"Keep the note under {MAX_NOTE} characters.", field="note")
     with transaction.atomic():
-        locked = lock_sale(actor, sale, SaleStatus.AWAITING_COUNSEL)
+        locked = lock_sale(actor, sale, SaleStatus.AWAITING_COUNSEL, SaleStatus.COMPLETED)
         pickup = Pickup.objects.select_for_update(of=("self",)).get(sale=locked)
+        by_phone = locked.status == SaleStatus.COMPLETED
+        if by_phone and not (
+            pickup.delivery_id is not None
+            and pickup.counseling == Counseling.ACCEPTED
+            and pickup.counseled_at is None
+        ):
+            raise Conflict(
+                f"Sale {locked.receipt_number} is completed and waits for no counseling.",
+                field="sale",
+                sale_status=locked.status,
+            )
         pickup.counseled_by, pickup.counseled_at = actor, timezone.now()
         pickup.counseling_note = text
         pickup.save(update_fields=["counseled_by", "counseled_at", "counseling_note"])
-        locked.status = SaleStatus.OPEN
-        locked.save(update_fields=["status"])
-        audit(actor, "pos.counseling.recorded", locked, pickup=pickup.pk)
+        if not by_phone:
+            locked.status = SaleStatus.OPEN
+            locked.save(update_fields=["status"])
+        audit(actor, "pos.counseling.recorded", locked, pickup=pickup.pk, by_phone=by_phone)
     return pickup
 
 
 def counseling_waiting(*, actor: User) -> list[Sale]:
-    """Sales waiting for the pharmacist to counsel, the longest waiting first."""
+    """Who waits for the pharmacist: patients at the counter (the sale cannot be paid
+    before), then delivered patients who accepted counseling at the door and get a call;
+    the longest waiting first."""
     authorize(actor, Cap.POS_COUNSEL)
     return list(
-        Sale.objects.filter(site_id=actor.site_id, status=SaleStatus.AWAITING_COUNSEL)
+        Sale.objects.filter(
+            Q(status=SaleStatus.AWAITING_COUNSEL) | _phone_counseling_due(),
+            site_id=actor.site_id,
+        )
         .select_related("patient", "pickup")
         .prefetch_related("lines__fill__prescription")
-        .order_by("pickup__recorded_at", "pk")
+        .order_by("-status", "pickup__recorded_at", "pk")
     )

@@ -339,7 +339,7 @@ def counseling_record(request: HttpRequest, pk: int) -> HttpResponse:
         except FIELD_ERRORS as exc:
             errors, status = _errors(exc), exc.status
         else:
-            messages.success(request, f"Counseling recorded: {sale.patient} can pay now.")
+            messages.success(request, f"Counseling recorded for {sale.patient}.")
             return redirect("pos_counseling")
     return render(
         request,
@@ -347,7 +347,7 @@ def counseling_record(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "sale": sale,
             "lines": list(sale.lines.select_related("fill__prescription").order_by("pk")),
-            "waiting": sale.status == SaleStatus.AWAITING_COUNSEL,
+            "waiting": sale in pickups.counseling_waiting(actor=actor),
             "errors": errors,
             "note": request.POST.get("note", "") if request.method == "POST" else "",
         },
