@@ -30,7 +30,6 @@ from rxdesk.pos.choices import (
     DeliveryStatus,
     IdType,
     PickupPerson,
-    SaleStatus,
 )
 from rxdesk.pos.manifest import manifest_pdf
 from rxdesk.pos.models import Delivery, Manifest, Sale, SaleLine
