@@ -108,5 +108,5 @@ def test_a_technician_hands_out_a_bag_with_a_drawn_signature_and_takes_cash(
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     image = Image.open(io.BytesIO(png)).convert("L")
     assert image.size == (600, 160)
-    inked = sum(1 for value in image.getdata() if value < 128)
+    inked = sum(1 for value in image.tobytes() if value < 128)
     assert inked > 200, f"only {inked} dark pixels: the drawing did not reach the PNG"
