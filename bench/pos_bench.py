@@ -498,7 +498,7 @@ class _Bench:
 
 
 def _prepare(b: _Bench) -> Any:
-    """Will-call as the brief wants it (stale bags back to stock, topped up to READY) and
+    """Will-call at its bench size (stale bags back to stock, topped up to READY) and
     an open drawer. Returns the drawer."""
     from django.db import transaction
 
@@ -623,7 +623,7 @@ def _pse_sales(b: _Bench, drawer: Any, people: list[Any], times: dict[str, list[
         )
         sales.append(sale)
     rate = len(people) / (time.perf_counter() - start)
-    for sale in sales:  # untimed: the brief times the sale and the logbook check only
+    for sale in sales:  # untimed: the figure is the sale and its logbook check
         sale.refresh_from_db()
         sale_pay(
             actor=b.tech, sale=sale, tenders=[TenderIn(kind=TenderKind.CASH, amount=sale.total)]
