@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "rxdesk.catalog",
     "rxdesk.inventory",
     "rxdesk.rx",
+    "rxdesk.screening",
     "rxdesk.pos",
 ]
 
