@@ -16,6 +16,7 @@ from rxdesk.catalog.models import ApplicationProduct, ImportRun, Product
 from rxdesk.catalog.services import catalog_import_ndc, catalog_import_te
 from rxdesk.core.choices import Certification, PracticeSetting, Role
 from rxdesk.core.identifiers import dea_check_digit, npi_check_digit
+from rxdesk.core.maintenance import db_optimize
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import site_create, staff_create, staff_update
 from rxdesk.inventory.demo import demo_inventory_load
@@ -128,7 +129,14 @@ PATIENTS = [
 
 
 def demo_load() -> Site:
-    """Create the demo pharmacy if it is not there yet, with its drug catalog; return it."""
+    """Create the demo pharmacy if it is not there yet, with its drug catalog; return it.
+    Ends by refreshing the planner's statistics (``db_optimize``), as after any bulk load."""
+    site = _demo_load()
+    db_optimize()
+    return site
+
+
+def _demo_load() -> Site:
     existing = Site.objects.filter(name=DEMO_SITE).first()
     if existing:
         demo_catalog_load(User.objects.filter(site=existing, username="pic").first())

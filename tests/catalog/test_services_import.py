@@ -607,6 +607,7 @@ def test_rxdesk_import_ndc_prints_a_progress_bar_and_a_summary(site):
         "(line 3 of the product file)",
     ]
     assert "\r" in err.getvalue() and "100%" in err.getvalue() and "rows/s" in err.getvalue()
+    assert "gathered the statistics of every table" in err.getvalue()  # db_optimize
     event = last_event()
     assert (event.action, event.actor_kind, event.site_id) == (
         "catalog.ndc_imported",

@@ -48,6 +48,37 @@ def name_key(value: str) -> str:
     return "".join(c for c in folded if c.isalnum() and not unicodedata.combining(c))
 
 
+# The characters of a name key, in the order every collation puts them (digits, then
+# letters): a key above a prefix is built from them, never from punctuation that a
+# PostgreSQL locale collation would skip over.
+KEY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def key_upper_bound(prefix: str) -> str | None:
+    """The shortest key above every key that starts with ``prefix`` ('smi' -> 'smj',
+    'diaz' -> 'dib', 'zz' -> None: no bound). A last character outside KEY_ALPHABET (an
+    unaccented non-Latin letter) is dropped and the one before it raised."""
+    stem = prefix
+    while stem:
+        at = KEY_ALPHABET.find(stem[-1])
+        if 0 <= at < len(KEY_ALPHABET) - 1:
+            return stem[:-1] + KEY_ALPHABET[at + 1]
+        stem = stem[:-1]
+    return None
+
+
+def key_prefix(field: str, prefix: str) -> models.Q:
+    """``field`` (a name key column) starts with ``prefix``, as an index range scan.
+
+    ``__startswith`` alone is a LIKE, which SQLite cannot answer from an index (its LIKE
+    ignores case, the index does not), nor PostgreSQL under a locale collation: the range
+    ``prefix <= key < key_upper_bound(prefix)`` both can. The LIKE is kept beside it so
+    that the answer is exact under any collation (the range is the wider of the two)."""
+    q = models.Q(**{f"{field}__gte": prefix, f"{field}__startswith": prefix})
+    upper = key_upper_bound(prefix)
+    return q & models.Q(**{f"{field}__lt": upper}) if upper is not None else q
+
+
 class Household(models.Model):
     """People a pharmacy serves together (a family at one address): at pickup the
     counter sees what is ready for each of them."""

@@ -190,8 +190,14 @@ class WillCallOut(Schema):
     patient: PatientRef
     ready: list[ReadyOut]
     household: list[MemberOut]
-    in_progress: list[InProgressOut]
-    refills_due: list[RefillDueOut]
+    in_progress: list[InProgressOut] = Field(
+        description="Fills still being worked on. Filled by GET /will-call/patients/{id} "
+        "only: always empty in the results of GET /will-call."
+    )
+    refills_due: list[RefillDueOut] = Field(
+        description="Refills falling due within 7 days. Filled by GET "
+        "/will-call/patients/{id} only: always empty in the results of GET /will-call."
+    )
     privacy_notice_on_file: bool
     id_required: bool
 
@@ -492,6 +498,8 @@ def _tenders(actor: User, tenders: list[TenderSchema]) -> list[Any]:
     "/will-call",
     response=list[WillCallOut],
     summary="Find what waits in will-call by bag label, date of birth, bin or name (logged)",
+    description="Each result has the patient's and the household's ready bags; "
+    "`in_progress` and `refills_due` are left empty (open the patient's will-call for them).",
 )
 def will_call_search(request: HttpRequest, filters: Query[WillCallQuery]) -> Any:
     return [_will_call(w) for w in wc.will_call_search(actor=_user(request), q=filters.q)]

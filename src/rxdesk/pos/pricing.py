@@ -6,8 +6,10 @@ package's latest usual-and-customary price, prorated to the quantity dispensed."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import OuterRef, Subquery
 
 from rxdesk.catalog.choices import PriceKind
 from rxdesk.catalog.models import Package, PackagePrice
@@ -31,6 +33,12 @@ def unregister_patient_pay(fn: PatientPay) -> None:
         _patient_pay.remove(fn)
 
 
+def _prorated(amount: Decimal, package: Package, quantity: Decimal) -> Decimal | None:
+    if not package.package_quantity:
+        return None
+    return (amount * quantity / package.package_quantity).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def cash_price(package: Package | None, quantity: Decimal) -> Decimal | None:
     """The usual-and-customary price of ``quantity`` units of ``package`` (latest price on
     file, prorated by the package size), to the cent; None when no price is on file."""
@@ -41,19 +49,63 @@ def cash_price(package: Package | None, quantity: Decimal) -> Decimal | None:
         .order_by("-effective_on", "-pk")
         .first()
     )
-    if latest is None or not package.package_quantity:
+    if latest is None:
         return None
-    return (latest.amount * quantity / package.package_quantity).quantize(
-        CENT, rounding=ROUND_HALF_UP
+    return _prorated(latest.amount, package, quantity)
+
+
+def latest_cash_prices(package_ids: Iterable[int]) -> dict[int, Decimal]:
+    """The latest usual-and-customary price per package, in one query (a correlated
+    subquery per package on the ``price_latest`` index); packages with none are left out."""
+    ids = set(package_ids)
+    if not ids:
+        return {}
+    latest = PackagePrice.objects.filter(
+        package=OuterRef("pk"), kind=PriceKind.USUAL_CUSTOMARY
+    ).order_by("-effective_on", "-pk")
+    rows = (
+        Package.objects.filter(pk__in=ids)
+        .annotate(amount=Subquery(latest.values("amount")[:1]))
+        .values_list("pk", "amount")
     )
+    return {pk: amount for pk, amount in rows if amount is not None}
+
+
+def _seam_price(fill: Fill) -> Decimal | None:
+    for fn in _patient_pay:
+        paid = fn(fill)
+        if paid is not None:
+            return Decimal(paid).quantize(CENT, rounding=ROUND_HALF_UP)
+    return None
 
 
 def fill_price(fill: Fill) -> Decimal | None:
     """What the patient pays for ``fill``: the claim's patient pay when a claims app has one,
     else the cash price; None when neither is known (the counter types a price)."""
-    for fn in _patient_pay:
-        paid = fn(fill)
-        if paid is not None:
-            return Decimal(paid).quantize(CENT, rounding=ROUND_HALF_UP)
+    paid = _seam_price(fill)
+    if paid is not None:
+        return paid
     package = fill.package or fill.prescription.package
     return cash_price(package, fill.quantity)
+
+
+def fill_prices(fills: Iterable[Fill]) -> dict[int, Decimal | None]:
+    """``fill_price`` of many fills by fill id, with the cash prices read in one query: each
+    registered patient-pay source is still asked per fill, and a fill it has nothing to say
+    about falls through to the cash price, as in ``fill_price``. Load the fills with their
+    ``package`` and ``prescription__package``."""
+    out: dict[int, Decimal | None] = {}
+    cash: list[tuple[Fill, Package | None]] = []
+    for fill in fills:
+        paid = _seam_price(fill)
+        if paid is not None:
+            out[fill.pk] = paid
+        else:
+            cash.append((fill, fill.package or fill.prescription.package))
+    amounts = latest_cash_prices(p.pk for _, p in cash if p is not None)
+    for fill, package in cash:
+        amount = amounts.get(package.pk) if package is not None else None
+        out[fill.pk] = (
+            None if package is None or amount is None else _prorated(amount, package, fill.quantity)
+        )
+    return out

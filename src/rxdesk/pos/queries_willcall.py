@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from rxdesk.catalog.choices import Storage
 from rxdesk.core.audit import audit_record, register_actions
@@ -21,14 +21,14 @@ from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import Invalid, NotFound
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import authorize
-from rxdesk.patients.models import Patient, name_key
+from rxdesk.patients.models import Patient, key_prefix, name_key
 from rxdesk.pos import pricing
 from rxdesk.pos.choices import DeliveryStatus
 from rxdesk.pos.models import Delivery, SaleLine
 from rxdesk.pos.services.common import EDITABLE, settings_of
 from rxdesk.rx import queries as rx_queries
 from rxdesk.rx.choices import FillStatus
-from rxdesk.rx.models import Fill, Prescription
+from rxdesk.rx.models import Fill, Prescription, RxSettings
 from rxdesk.rx.services.common import settings_of as rx_settings_of
 
 register_actions({"pos.willcall.searched": "Will-call searched (PHI access)"})
@@ -64,16 +64,21 @@ def id_schedules(site: Site) -> set[str]:
     return {s.strip() for s in settings_of(site).cs_id_schedules.split(",") if s.strip()}
 
 
-def return_deadline(fill: Fill, site: Site) -> dt.date | None:
+def return_deadline(fill: Fill, site: Site, *, days: int | None = None) -> dt.date | None:
     """The last day a ready fill may be sold on its claim (date of service + the site's
-    return-to-stock days); None when it has no date of service."""
+    return-to-stock days, or ``days`` when the caller read them already); None when it has
+    no date of service."""
     if fill.dispensed_on is None:
         return None
-    return fill.dispensed_on + dt.timedelta(days=rx_settings_of(site).return_to_stock_days)
+    if days is None:
+        days = rx_settings_of(site).return_to_stock_days
+    return fill.dispensed_on + dt.timedelta(days=days)
 
 
-def past_return_window(fill: Fill, site: Site, today: dt.date | None = None) -> bool:
-    deadline = return_deadline(fill, site)
+def past_return_window(
+    fill: Fill, site: Site, today: dt.date | None = None, *, days: int | None = None
+) -> bool:
+    deadline = return_deadline(fill, site, days=days)
     return deadline is not None and deadline < (today or site.today())
 
 
@@ -142,6 +147,10 @@ class MemberReady:
 
 @dataclass(frozen=True)
 class WillCall:
+    """A patient's will-call. A search result (``will_call_search``) carries the patient,
+    the ready bags and the household's ready bags only: ``in_progress`` and ``refills_due``
+    are left empty there and filled by ``will_call_for`` (the card)."""
+
     patient: Patient
     ready: list[ReadyFill]
     household: list[MemberReady] = field(default_factory=list)
@@ -159,7 +168,10 @@ class WillCall:
 
 def _ready_qs(site: Site) -> QuerySet[Fill]:
     return Fill.objects.filter(site=site, status=FillStatus.READY).select_related(
-        "prescription__patient", "prescription__product", "prescription__package", "package"
+        "prescription__patient",
+        "prescription__product",
+        "prescription__package",
+        "package__product",
     )
 
 
@@ -168,27 +180,47 @@ def is_cold(fill: Fill) -> bool:
     return product.storage in (Storage.REFRIGERATE, Storage.FREEZE) or bool(product.cold_chain)
 
 
+def _ready_by_patient(
+    site: Site, patient_ids: Iterable[int], rx_settings: RxSettings | None = None
+) -> dict[int, list[ReadyFill]]:
+    """The bags in will-call of each of ``patient_ids``, oldest first, in a fixed number of
+    queries however many patients: the fills (with their drug and package), the deliveries,
+    the prices and the return-to-stock days (unless ``rx_settings`` are given)."""
+    ids = set(patient_ids)
+    out: dict[int, list[ReadyFill]] = {pk: [] for pk in ids}
+    if not ids:
+        return out
+    fills = list(
+        _ready_qs(site).filter(prescription__patient_id__in=ids).order_by("ready_at", "pk")
+    )
+    if not fills:
+        return out
+    delivering = fills_on_delivery([f.pk for f in fills])
+    prices = pricing.fill_prices(fills)
+    days = (rx_settings or rx_settings_of(site)).return_to_stock_days
+    today = site.today()
+    for f in fills:
+        out[f.prescription.patient_id].append(
+            ReadyFill(
+                fill=f,
+                rx=f.prescription,
+                drug=f.prescription.drug_description,
+                quantity=f.quantity,
+                bin=f.bin,
+                ready_at=f.ready_at,
+                refrigerated=is_cold(f),
+                schedule=schedule_digit(f.prescription),
+                price=prices[f.pk],
+                past_return_window=past_return_window(f, site, today, days=days),
+                on_delivery=f.pk in delivering,
+            )
+        )
+    return out
+
+
 def ready_fills(site: Site, patient: Patient) -> list[ReadyFill]:
     """The patient's bags in will-call, oldest first."""
-    fills = list(_ready_qs(site).filter(prescription__patient=patient).order_by("ready_at", "pk"))
-    delivering = fills_on_delivery([f.pk for f in fills])
-    today = site.today()
-    return [
-        ReadyFill(
-            fill=f,
-            rx=f.prescription,
-            drug=f.prescription.drug_description,
-            quantity=f.quantity,
-            bin=f.bin,
-            ready_at=f.ready_at,
-            refrigerated=is_cold(f),
-            schedule=schedule_digit(f.prescription),
-            price=pricing.fill_price(f),
-            past_return_window=past_return_window(f, site, today),
-            on_delivery=f.pk in delivering,
-        )
-        for f in fills
-    ]
+    return _ready_by_patient(site, [patient.pk])[patient.pk]
 
 
 def _in_progress(site: Site, patient: Patient) -> list[InProgress]:
@@ -208,8 +240,8 @@ def _in_progress(site: Site, patient: Patient) -> list[InProgress]:
     ]
 
 
-def _refills_due(actor: User, patient: Patient) -> list[RefillDue]:
-    profile = rx_queries.patient_profile(actor=actor, patient=patient)
+def _refills_due(actor: User, patient: Patient, rx_settings: RxSettings) -> list[RefillDue]:
+    profile = rx_queries.patient_profile(actor=actor, patient=patient, settings=rx_settings)
     horizon = profile.today + dt.timedelta(days=REFILL_HORIZON_DAYS)
     return [
         RefillDue(rx=s.rx, drug=s.rx.drug_description, due_on=s.next_fill_on)
@@ -218,34 +250,68 @@ def _refills_due(actor: User, patient: Patient) -> list[RefillDue]:
     ]
 
 
-def _members(patient: Patient) -> list[Patient]:
-    """The other members of the patient's household, as saved now."""
-    household_id = (
-        Patient.objects.filter(pk=patient.pk).values_list("household_id", flat=True).first()
+def _members(patients: list[Patient], *, reread: bool) -> dict[int, list[Patient]]:
+    """The other members of each patient's household, in one query (none when nobody is in
+    a household). ``reread``: take each patient's household as saved now, not as on the
+    object (which may be older than a household change)."""
+    ids = [p.pk for p in patients]
+    if reread:
+        households = Q(
+            household_id__in=Patient.objects.filter(pk__in=ids, household__isnull=False).values(
+                "household_id"
+            )
+        )
+    else:
+        known = {p.household_id for p in patients if p.household_id is not None}
+        if not known:
+            return {pk: [] for pk in ids}
+        households = Q(household_id__in=known)
+    everyone = list(
+        Patient.objects.filter(households).order_by("last_name_key", "first_name_key", "pk")
     )
-    if household_id is None:
+    wanted = set(ids)
+    household_of = {p.pk: p.household_id for p in everyone if p.pk in wanted}
+    return {
+        pk: [
+            m
+            for m in everyone
+            if pk in household_of and m.household_id == household_of[pk] and m.pk != pk
+        ]
+        for pk in ids
+    }
+
+
+def _will_calls(
+    site: Site,
+    patients: list[Patient],
+    *,
+    reread: bool,
+    rx_settings: RxSettings | None = None,
+) -> list[WillCall]:
+    """Each patient's bags and the household's, without what is in progress or due, in a
+    fixed number of queries."""
+    if not patients:
         return []
-    return list(
-        Patient.objects.filter(household_id=household_id)
-        .exclude(pk=patient.pk)
-        .order_by("last_name_key", "first_name_key", "pk")
+    members = _members(patients, reread=reread)
+    ready = _ready_by_patient(
+        site, {p.pk for p in patients} | {m.pk for ms in members.values() for m in ms}, rx_settings
     )
-
-
-def _will_call(actor: User, site: Site, patient: Patient) -> WillCall:
-    ready = ready_fills(site, patient)
-    household = [MemberReady(patient=m, ready=ready_fills(site, m)) for m in _members(patient)]
-    needs_id = id_schedules(site)
-    every = [*ready, *(r for m in household for r in m.ready)]
-    return WillCall(
-        patient=patient,
-        ready=ready,
-        household=household,
-        in_progress=_in_progress(site, patient),
-        refills_due=_refills_due(actor, patient),
-        privacy_notice_on_file=patient.privacy_notice != "",
-        id_required=any(r.schedule and r.schedule in needs_id for r in every),
-    )
+    controlled = any(r.schedule for bags in ready.values() for r in bags)
+    needs_id = id_schedules(site) if controlled else set()
+    found = []
+    for patient in patients:
+        household = [MemberReady(patient=m, ready=ready[m.pk]) for m in members[patient.pk]]
+        every = [*ready[patient.pk], *(r for m in household for r in m.ready)]
+        found.append(
+            WillCall(
+                patient=patient,
+                ready=ready[patient.pk],
+                household=household,
+                privacy_notice_on_file=patient.privacy_notice != "",
+                id_required=any(r.schedule and r.schedule in needs_id for r in every),
+            )
+        )
+    return found
 
 
 def _date(q: str) -> dt.date | None:
@@ -269,8 +335,15 @@ def _patients_for(site: Site, q: str) -> tuple[str, list[Patient]]:
     label = BAG_LABEL.match(text)
     if label:
         rx_number, fill_number = int(label.group(1)), int(label.group(2))
+        # prescription__site as well, so that the (site, number) unique index finds the
+        # prescription (on PostgreSQL a plan by number alone walked the index's second column).
         fill = (
-            Fill.objects.filter(site=site, prescription__number=rx_number, number=fill_number)
+            Fill.objects.filter(
+                site=site,
+                prescription__site=site,
+                prescription__number=rx_number,
+                number=fill_number,
+            )
             .select_related("prescription__patient")
             .first()
         )
@@ -285,30 +358,31 @@ def _patients_for(site: Site, q: str) -> tuple[str, list[Patient]]:
     in_bin = BIN.match(text)
     if in_bin or (len(text) <= 2 and not text.isalpha()) or len(text) == 1:
         where = (in_bin.group(1) if in_bin else text).upper()
-        ids = _ready_qs(site).filter(bin=where).values_list("prescription__patient_id", flat=True)
+        in_it = Fill.objects.filter(site=site, status=FillStatus.READY, bin=where)
         return "bin", list(
-            patients.filter(pk__in=set(ids)).order_by("last_name_key", "first_name_key")[
-                :MAX_PATIENTS
-            ]
+            patients.filter(pk__in=in_it.values("prescription__patient_id")).order_by(
+                "last_name_key", "first_name_key"
+            )[:MAX_PATIENTS]
         )
     last, _, first = text.partition(",") if "," in text else text.partition(" ")
     last_key, first_key = name_key(last), name_key(first)
     if not last_key:
         raise Invalid("Scan the bag label, or type a name, a date of birth or a bin.", field="q")
-    found = patients.filter(last_name_key__startswith=last_key)
+    found = patients.filter(key_prefix("last_name_key", last_key))
     if first_key:
-        found = found.filter(first_name_key__startswith=first_key)
-    # Patients with bags waiting come first.
-    waiting = set(
-        _ready_qs(site)
-        .filter(prescription__patient__in=found)
-        .values_list("prescription__patient_id", flat=True)
+        found = found.filter(key_prefix("first_name_key", first_key))
+    # Patients with bags waiting come first (of the first MAX_PATIENTS * 5 by name).
+    waiting = Fill.objects.filter(
+        site=site, status=FillStatus.READY, prescription__patient=OuterRef("pk")
     )
     ordered = sorted(
-        found.order_by("last_name_key", "first_name_key", "pk")[: MAX_PATIENTS * 5],
-        key=lambda p: (p.pk not in waiting,),
+        found.annotate(waiting=Exists(waiting)).order_by("last_name_key", "first_name_key", "pk")[
+            : MAX_PATIENTS * 5
+        ],
+        key=lambda p: (not p.waiting,),
     )
-    return "name", ordered[:MAX_PATIENTS]
+    shown: list[Patient] = list(ordered[:MAX_PATIENTS])
+    return "name", shown
 
 
 def _audit_search(actor: User, site: Site, by: str, patients: list[Patient]) -> None:
@@ -327,7 +401,11 @@ def _audit_search(actor: User, site: Site, by: str, patients: list[Patient]) -> 
 def will_call_search(*, actor: User, q: str) -> list[WillCall]:
     """Patients matching ``q`` with what waits for them: ``q`` is a bag label ("1042-0"), a
     date of birth (YYYY-MM-DD, MM/DD/YYYY, MMDDYYYY), a bin ("bin D") or a name ("doe",
-    "doe, ja", "doe ja")."""
+    "doe, ja", "doe ja").
+
+    A result lists the patient's and the household's ready bags only (``in_progress`` and
+    ``refills_due`` stay empty: ``will_call_for`` fills them), read in a fixed number of
+    queries whatever the number of patients found."""
     authorize(actor, Cap.RX_SELL)
     site = actor.site
     assert site is not None
@@ -337,7 +415,7 @@ def will_call_search(*, actor: User, q: str) -> list[WillCall]:
     if len(text) > 100:
         raise Invalid("That search is too long.", field="q")
     by, patients = _patients_for(site, text)
-    result = [_will_call(actor, site, p) for p in patients]
+    result = _will_calls(site, patients, reread=False)
     _audit_search(actor, site, by, patients)
     return result
 
@@ -349,7 +427,13 @@ def will_call_for(*, actor: User, patient: Patient) -> WillCall:
         raise NotFound("No such patient at this pharmacy.")
     site = actor.site
     assert site is not None
-    found = _will_call(actor, site, patient)
+    rx_settings = rx_settings_of(site)
+    [card] = _will_calls(site, [patient], reread=True, rx_settings=rx_settings)
+    found = replace(
+        card,
+        in_progress=_in_progress(site, patient),
+        refills_due=_refills_due(actor, patient, rx_settings),
+    )
     _audit_search(actor, site, "patient", [patient])
     return found
 

@@ -17,7 +17,7 @@ from rxdesk.core.services import authorize
 from rxdesk.patients.models import Patient
 from rxdesk.rx import rules
 from rxdesk.rx.choices import ErxStatus, FillStatus, MessageDirection, RxStatus
-from rxdesk.rx.models import ErxMessage, Fill, Prescription, PrescriptionImage
+from rxdesk.rx.models import ErxMessage, Fill, Prescription, PrescriptionImage, RxSettings
 from rxdesk.rx.services.common import (
     DISPENSED_FILLS,
     LIVE_FILLS,
@@ -184,8 +184,11 @@ class Profile:
         ]
 
 
-def patient_profile(*, actor: User, patient: Patient) -> Profile:
-    """Every prescription of the patient with its fills, grouped by where it stands."""
+def patient_profile(
+    *, actor: User, patient: Patient, settings: RxSettings | None = None
+) -> Profile:
+    """Every prescription of the patient with its fills, grouped by where it stands
+    (``settings``: the site's prescription settings, when the caller has read them)."""
     authorize(actor, Cap.RX_VIEW)
     if patient.site_id != actor.site_id:
         raise NotFound("No such patient at this pharmacy.")
@@ -196,7 +199,7 @@ def patient_profile(*, actor: User, patient: Patient) -> Profile:
     rxs = _with_fills(Prescription.objects.filter(patient=patient)).order_by(
         "-date_written", "-number"
     )
-    site_rules = state_rules(patient.site)
+    site_rules = state_rules(patient.site, settings)
     for rx in rxs:
         item = rx_state(rx, today, site_rules)
         groups[item.state].append(item)

@@ -45,8 +45,9 @@ def settings_of(site: Site) -> RxSettings:
     return found or RxSettings(site=site)
 
 
-def state_rules(site: Site) -> rules.StateRules:
-    s = settings_of(site)
+def state_rules(site: Site, settings: RxSettings | None = None) -> rules.StateRules:
+    """The site's state rules, from ``settings`` when the caller has read them already."""
+    s = settings if settings is not None else settings_of(site)
     return rules.StateRules(
         noncontrolled_expiry=rules.Period(months=s.noncontrolled_expiry_months),
         cv_expiry=rules.Period(months=s.cv_expiry_months),

@@ -9,6 +9,7 @@ from django.core.management.base import CommandParser
 
 from rxdesk.catalog.management import summary
 from rxdesk.catalog.services import catalog_import_ndc, import_details
+from rxdesk.core.maintenance import db_optimize
 from rxdesk.core.management.base import RxCommand
 from rxdesk.core.management.progress import ProgressBar, raw
 from rxdesk.core.services import site_default
@@ -50,3 +51,6 @@ class Command(RxCommand):
             self.stdout.write(line)
         if site_default() is None:
             self.stdout.write(summary.NO_SITE.format(pk=run.pk))
+        # Thousands of rows just changed: the planner's statistics are stale.
+        for line in db_optimize():
+            self.stderr.write(line)
