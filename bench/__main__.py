@@ -41,6 +41,7 @@ def main() -> None:
         pos_bench,
         recall_bench,
         rx_bench,
+        screening_bench,
         search_bench,
     )
 
@@ -55,6 +56,7 @@ def main() -> None:
         rx_bench,
         fill_bench,
         pos_bench,
+        screening_bench,
     )
     # `python -m bench recall search` runs only those (a module's name without "_bench").
     chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]

@@ -24,6 +24,7 @@ from tests.inventory.matrix import API_ROWS as INVENTORY_API_ROWS
 from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
 from tests.rx.matrix_api import API_ROWS as RX_API_ROWS
 from tests.rx.matrix_devices import API_ROWS as RX_DEVICE_ROWS
+from tests.screening import matrix as screening_matrix
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
     Role.TECHNICIAN,
@@ -238,7 +239,7 @@ API_MATRIX: dict[tuple[str, str], tuple[frozenset[Role], int, Setup]] = {
 API_MATRIX.update(INVENTORY_API_ROWS)
 API_MATRIX.update(RX_API_ROWS)
 API_MATRIX.update(RX_DEVICE_ROWS)
-for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter):
+for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter, screening_matrix):
     API_MATRIX.update(_pos.API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -37,6 +37,7 @@ from tests.inventory.matrix import WATCHED as INVENTORY_WATCHED
 from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
 from tests.rx.matrix_ui import UI_ROWS as RX_UI_ROWS
 from tests.rx.matrix_ui import WATCHED as RX_WATCHED
+from tests.screening import matrix as screening_matrix
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
     Role.TECHNICIAN,
@@ -161,7 +162,7 @@ UI_MATRIX.update(INVENTORY_UI_ROWS)
 WATCHED.extend(INVENTORY_WATCHED)
 UI_MATRIX.update(RX_UI_ROWS)
 WATCHED.extend(RX_WATCHED)
-for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter):
+for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter, screening_matrix):
     UI_MATRIX.update(_pos.UI_ROWS)
     WATCHED.extend(_pos.WATCHED)
 

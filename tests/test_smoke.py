@@ -12,6 +12,8 @@ from rxdesk.pos.demo import COUNTER_RX
 from rxdesk.pos.models import Delivery, Drawer, HouseAccount, Pickup, PosSettings, Sale
 from rxdesk.rx.demo import DEMO_PRESCRIPTIONS
 from rxdesk.rx.models import ErxMessage, Fill, Prescription
+from rxdesk.screening.demo import SCREENING_RX
+from rxdesk.screening.models import FillAlert
 
 
 def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
@@ -31,9 +33,11 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert ledger_verify(site_id=site.pk) == (lots, [])
     # every demo prescription was taken in, plus one transferred in and the counter's new
     # one (rxdesk.pos.demo: Chen's atorvastatin; Garcia's amlodipine is refilled, not
-    # written twice); one went out
+    # written twice); one went out; and clinical screening's four (rxdesk.screening.demo)
     assert len(COUNTER_RX) == 2
-    assert Prescription.objects.filter(site=site).count() == len(DEMO_PRESCRIPTIONS) + 2 + 1
+    assert Prescription.objects.filter(site=site).count() == (
+        len(DEMO_PRESCRIPTIONS) + 2 + 1 + len(SCREENING_RX)
+    )
     amlodipine = Prescription.objects.filter(
         site=site, patient__last_name="Garcia", product__generic_name__icontains="amlodipine"
     )
@@ -60,6 +64,15 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert Delivery.objects.filter(site=site, status="pending").count() == 1
     assert Product.objects.filter(cmea=True, product_ndc="0113-0401").exists()
     assert Fill.objects.filter(site=site, status="ready").count() >= 2
+    # clinical screening: Smith's new metronidazole waits behind an interrupting alert
+    # (warfarin on his profile); Hernández's new omeprazole lists one (clopidogrel)
+    alerts = FillAlert.objects.filter(site=site, type="DD", fill__status="queued")
+    stop = alerts.get(fill__prescription__patient__last_name="Smith")
+    assert (stop.severity, stop.interrupting, stop.resolved_at) == ("major", True, None)
+    assert [d.split()[0] for d in stop.drugs] == ["metronidazole", "warfarin"]
+    listed = alerts.get(fill__prescription__patient__last_name="Hernández")
+    assert (listed.severity, listed.interrupting) == ("moderate", False)
+    assert [d.split()[0] for d in listed.drugs] == ["omeprazole", "clopidogrel"]
     # loading twice changes nothing
     moves = StockMove.objects.count()
     rxs = Prescription.objects.count()

@@ -194,6 +194,7 @@ def _add_routers() -> None:
     from rxdesk.rx.api import router as rx_router
     from rxdesk.rx.api_devices import router as devices_router
     from rxdesk.rx.api_fills import router as fills_router
+    from rxdesk.screening.api import router as screening_router
 
     api.add_router("/", core_router)
     api.add_router("/patients", patient_router)
@@ -206,6 +207,7 @@ def _add_routers() -> None:
     api.add_router("/pos", pos_sales_router)
     api.add_router("/pos", pos_pickup_router)
     api.add_router("/pos", pos_pse_router)
+    api.add_router("/screening", screening_router)
 
 
 _add_routers()

@@ -24,6 +24,7 @@ from rxdesk.patients import services as patients
 from rxdesk.patients.choices import AllergenKind, Severity
 from rxdesk.pos.demo import demo_pos_load
 from rxdesk.rx.demo import demo_rx_load
+from rxdesk.screening.demo import demo_screening_load
 
 DEMO_SITE = "Riverside Community Pharmacy"
 # A real subset of the FDA NDC Directory and Drugs@FDA, made by bench/make_demo_catalog.py.
@@ -143,6 +144,7 @@ def _demo_load() -> Site:
         demo_inventory_load(existing)
         demo_rx_load(existing)
         demo_pos_load(existing)
+        demo_screening_load(existing)
         return existing
     with transaction.atomic():
         site = _site()
@@ -207,6 +209,7 @@ def _demo_load() -> Site:
         demo_inventory_load(site)
         demo_rx_load(site)
         demo_pos_load(site)
+        demo_screening_load(site)
         return site
 
 

@@ -10,5 +10,6 @@ urlpatterns = [
     path("inventory/", include("rxdesk.inventory.urls")),
     path("rx/", include("rxdesk.rx.urls")),
     path("pos/", include("rxdesk.pos.urls")),
+    path("screening/", include("rxdesk.screening.urls")),
     path("api/v1/", api.urls),
 ]

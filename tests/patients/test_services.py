@@ -630,6 +630,8 @@ def test_condition_update_on_another_pharmacys_patient_is_not_found(outsider, co
         ("weight", "3400", "g", "3.40", "kg"),
         ("height", "70", "in", "177.80", "cm"),
         ("height", "1.62", "m", "162.00", "cm"),
+        ("scr", "1.1", "mg/dL", "1.10", "mg/dL"),
+        ("scr", "97", "umol/L", "1.10", "mg/dL"),  # 97 / 88.4 = 1.097
     ],
 )
 def test_measurement_record_converts_exactly_and_records_what_was_typed(
@@ -673,6 +675,8 @@ def test_measurement_record_converts_exactly_and_records_what_was_typed(
         ({"value": "11", "unit": "stone"}, "unit"),
         ({"value": "70", "unit": "cm"}, "unit"),  # a weight in centimetres
         ({"kind": "bmi", "value": "22", "unit": "kg"}, "kind"),
+        ({"kind": "scr", "value": "1.1", "unit": "kg"}, "unit"),
+        ({"kind": "scr", "value": "40", "unit": "mg/dL"}, "value"),  # µmol/L typed as mg/dL
         ({"value": "70", "unit": "kg", "measured_on": TOMORROW}, "measured_on"),
     ],
 )

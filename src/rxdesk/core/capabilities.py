@@ -63,6 +63,8 @@ class Cap(StrEnum):
     POS_ACCOUNTS = "pos.accounts"
     POS_REPORT = "pos.report"
     POS_PSE_LOG = "pos.pse_log"
+    SCREENING_RESOLVE = "screening.resolve"
+    SCREENING_REPORT = "screening.report"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -70,13 +72,14 @@ _CLINICAL_WRITE = {Cap.PATIENT_EDIT, Cap.PRESCRIBER_EDIT}
 # Typing prescriptions, receiving e-prescriptions, taking refill requests.
 _RX_INTAKE = {Cap.RX_ENTER, Cap.RX_FILL, Cap.RX_SELL}
 # 21 CFR 1306.25: a transfer is communicated between two licensed pharmacists. Data and
-# final verification, and accepting a product whose barcode did not match, are the
-# pharmacist's judgement.
+# final verification, accepting a product whose barcode did not match, and resolving an
+# interrupting screening alert (NCPDP DUR/PPS codes) are the pharmacist's judgement.
 _RX_PHARMACIST = {
     Cap.RX_TRANSFER,
     Cap.RX_VERIFY_DATA,
     Cap.RX_VERIFY_FINAL,
     Cap.RX_SCAN_OVERRIDE,
+    Cap.SCREENING_RESOLVE,
 }
 # The counter: opening and closing a drawer, selling behind-the-counter PSE (CMEA training
 # is on file for every technician), and taking deliveries out. Trainees sell prescriptions
@@ -92,6 +95,8 @@ _COUNTER_PHARMACIST = {
     Cap.POS_REPORT,
     Cap.POS_PSE_LOG,
 }
+# Alert and override rates per screening rule (no patient names): which rules are noise.
+_SCREENING_REPORT = {Cap.SCREENING_REPORT}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
 _CATALOG_READ = {Cap.CATALOG_VIEW}
 # Stock work every technician does: receive, order, count, transfer, return, log fridges.
@@ -140,6 +145,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _RX_PHARMACIST
         | _COUNTER
         | _COUNTER_PHARMACIST
+        | _SCREENING_REPORT
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
@@ -153,6 +159,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _RX_PHARMACIST
         | _COUNTER
         | _COUNTER_PHARMACIST
+        | _SCREENING_REPORT
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
@@ -180,6 +187,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     ),
     Role.AUDITOR: frozenset(
         _CATALOG_READ
+        | _SCREENING_REPORT
         | {
             Cap.POS_REPORT,
             Cap.POS_PSE_LOG,

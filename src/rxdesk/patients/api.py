@@ -347,7 +347,7 @@ def condition_patch(
 class MeasurementIn(_In):
     kind: MeasurementKind
     value: Decimal = Field(gt=0, max_digits=8, decimal_places=3)
-    unit: Literal["kg", "lb", "g", "cm", "in", "m"]
+    unit: Literal["kg", "lb", "g", "cm", "in", "m", "mg/dL", "umol/L"]
     measured_on: dt.date | None = None
 
 

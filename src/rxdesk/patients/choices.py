@@ -90,6 +90,7 @@ class ConditionStatus(models.TextChoices):
 class MeasurementKind(models.TextChoices):
     WEIGHT = "weight", "Weight"
     HEIGHT = "height", "Height"
+    SERUM_CREATININE = "scr", "Serum creatinine"
 
 
 class IdentifierKind(models.TextChoices):

@@ -167,7 +167,14 @@ class IdentifierForm(RxForm):
 
 
 # Only the units the counter uses; the service also converts g and m.
-UNITS = [("kg", "kg"), ("lb", "lb"), ("cm", "cm"), ("in", "in")]
+UNITS = [
+    ("kg", "kg"),
+    ("lb", "lb"),
+    ("cm", "cm"),
+    ("in", "in"),
+    ("mg/dL", "mg/dL"),
+    ("umol/L", "µmol/L"),
+]
 
 
 class MeasurementForm(RxForm):

@@ -285,9 +285,14 @@ class Condition(models.Model):
 
 
 class Measurement(models.Model):
-    """A dated weight (kg) or height (cm); dose checks use the latest one."""
+    """A dated weight (kg), height (cm) or serum creatinine (mg/dL); dose and kidney
+    checks use the latest one."""
 
-    UNITS = {MeasurementKind.WEIGHT: "kg", MeasurementKind.HEIGHT: "cm"}
+    UNITS = {
+        MeasurementKind.WEIGHT: "kg",
+        MeasurementKind.HEIGHT: "cm",
+        MeasurementKind.SERUM_CREATININE: "mg/dL",
+    }
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="measurements")
     kind = models.CharField(max_length=8, choices=MeasurementKind.choices)

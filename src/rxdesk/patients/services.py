@@ -419,10 +419,18 @@ def condition_update(*, actor: User, condition: Condition, **values: Any) -> Con
 
 _TO_KG = {"kg": Decimal(1), "lb": Decimal("0.45359237"), "g": Decimal("0.001")}
 _TO_CM = {"cm": Decimal(1), "in": Decimal("2.54"), "m": Decimal(100)}
+# Serum creatinine: mg/dL, or µmol/L from an SI lab (1 mg/dL = 88.4 µmol/L).
+_TO_MG_DL = {"mg/dL": Decimal(1), "umol/L": Decimal(1) / Decimal("88.4")}
+_FACTORS = {
+    MeasurementKind.WEIGHT: _TO_KG,
+    MeasurementKind.HEIGHT: _TO_CM,
+    MeasurementKind.SERUM_CREATININE: _TO_MG_DL,
+}
 # Plausible human ranges: a 500 g preterm neonate up to the heaviest recorded adults.
 _RANGES = {
     MeasurementKind.WEIGHT: (Decimal("0.3"), Decimal("650")),
     MeasurementKind.HEIGHT: (Decimal("20"), Decimal("275")),
+    MeasurementKind.SERUM_CREATININE: (Decimal("0.1"), Decimal("25")),
 }
 
 
@@ -435,12 +443,13 @@ def measurement_record(
     unit: str,
     measured_on: dt.date | None = None,
 ) -> Measurement:
-    """Record a weight or height, converted to kg or cm (exactly, then to 2 decimals)."""
+    """Record a weight, height or serum creatinine, converted to kg, cm or mg/dL
+    (exactly, then to 2 decimals)."""
     authorize(actor, Cap.PATIENT_EDIT)
     _own(actor, "patient", patient.site_id)
     if kind not in MeasurementKind.values:
-        raise Invalid("Choose weight or height.", field="kind")
-    factors = _TO_KG if kind == MeasurementKind.WEIGHT else _TO_CM
+        raise Invalid("Choose weight, height or serum creatinine.", field="kind")
+    factors = _FACTORS[MeasurementKind(kind)]
     if unit not in factors:
         raise Invalid(f"Use one of: {', '.join(factors)}.", field="unit")
     try:
@@ -452,14 +461,14 @@ def measurement_record(
     low, high = _RANGES[MeasurementKind(kind)]
     exact = amount * factors[unit]
     if not low <= exact <= high:  # compare before rounding: 1E+30 cannot be quantized
-        unit_name = "kg" if kind == MeasurementKind.WEIGHT else "cm"
+        unit_name = Measurement.UNITS[MeasurementKind(kind)]
         raise Invalid(
             f"{amount} {unit} is outside {low}–{high} {unit_name}; check the value and the unit.",
             field="value",
         )
     converted = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if not low <= converted <= high:
-        unit_name = "kg" if kind == MeasurementKind.WEIGHT else "cm"
+        unit_name = Measurement.UNITS[MeasurementKind(kind)]
         raise Invalid(
             f"{converted} {unit_name} is outside {low}–{high} {unit_name}; check the "
             "value and the unit.",

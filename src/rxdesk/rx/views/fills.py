@@ -37,6 +37,7 @@ from rxdesk.rx.models import Fill, FillEvent
 from rxdesk.rx.services import workflow
 from rxdesk.rx.services.common import settings_of
 from rxdesk.rx.views.common import bind, site_of
+from rxdesk.screening import views as screening_views
 
 # --- Shared pieces -----------------------------------------------------------------------------
 
@@ -217,6 +218,8 @@ def fill_data_verify(request: HttpRequest, pk: int) -> HttpResponse:
             return _open_next(request, "data", done)
         fill = q.fill_get(actor=actor, fill_id=pk)
     context = {**_fill_context(request, fill), "form": form}
+    if fill.status in (FillStatus.QUEUED, FillStatus.SCHEDULED):
+        context.update(screening_views.verification_context(actor, fill))
     return render(request, "rx/fill_data_verify.html", context, status=form.http_status())
 
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from rxdesk.core.capabilities import Cap, has, require
-from rxdesk.core.errors import NotFound
+from rxdesk.core.errors import DomainError, NotFound
 from rxdesk.core.forms import FIELD_ERRORS, initial_from
 from rxdesk.core.views import FORM, actor_of, posted, screen
 from rxdesk.patients import services as patient_services
@@ -62,8 +62,23 @@ def _detail(
         "renewal_offered": refused is not None
         and refused.renewable
         and rx.origin == Origin.ELECTRONIC,
+        "screening": _screening(actor, rx),
     }
     return render(request, "rx/detail.html", context, status=status)
+
+
+def _screening(actor: Any, rx: Prescription) -> dict[str, Any] | None:
+    """What clinical screening says of this prescription now, for everyone who reads it
+    (a technician sees the alerts; a pharmacist resolves them at data verification).
+    Nothing is kept; an inactive prescription is not screened."""
+    from rxdesk.screening import queries as screening
+
+    if rx.status != "active":
+        return None
+    try:
+        return {"alerts": screening.screen_prescription(actor=actor, rx=rx)}
+    except DomainError as exc:
+        return {"error": exc.message}
 
 
 @screen

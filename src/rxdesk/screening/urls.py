@@ -1,0 +1,3 @@
+from rxdesk.screening.views import urlpatterns
+
+__all__ = ["urlpatterns"]
