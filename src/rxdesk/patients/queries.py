@@ -13,7 +13,7 @@ from rxdesk.core.errors import Invalid, NotFound
 from rxdesk.core.models import User
 from rxdesk.core.services import authorize
 from rxdesk.core.validators import normalize_phone
-from rxdesk.patients.models import Patient, Prescriber, name_key
+from rxdesk.patients.models import Patient, Prescriber, key_prefix, name_key
 
 SEARCH_LIMIT = 50
 _DATE_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%Y-%m-%d", "%m%d%Y", "%m/%d/%y")
@@ -39,7 +39,7 @@ def _name_filter(q: str) -> Q | None:
         last_k, first_k = name_key(last), name_key(first)
         if not last_k:
             return None
-        cond = Q(last_name_key__startswith=last_k)
+        cond = key_prefix("last_name_key", last_k)
         return cond & Q(first_name_key__startswith=first_k) if first_k else cond
     tokens = [name_key(t) for t in q.split()]
     tokens = [t for t in tokens if t]
@@ -47,10 +47,10 @@ def _name_filter(q: str) -> Q | None:
         return None
     if len(tokens) == 1:
         t = tokens[0]
-        return Q(last_name_key__startswith=t) | Q(first_name_key__startswith=t)
+        return key_prefix("last_name_key", t) | Q(first_name_key__startswith=t)
     a, b = tokens[0], tokens[-1]
-    return (Q(first_name_key__startswith=a) & Q(last_name_key__startswith=b)) | (
-        Q(last_name_key__startswith=a) & Q(first_name_key__startswith=b)
+    return (Q(first_name_key__startswith=a) & key_prefix("last_name_key", b)) | (
+        key_prefix("last_name_key", a) & Q(first_name_key__startswith=b)
     )
 
 

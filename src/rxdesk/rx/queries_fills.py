@@ -30,7 +30,7 @@ from rxdesk.core.errors import NotFound
 from rxdesk.core.models import User
 from rxdesk.core.services import authorize
 from rxdesk.inventory.models import StockMove
-from rxdesk.patients.models import Allergy, name_key
+from rxdesk.patients.models import Allergy, key_prefix, name_key
 from rxdesk.rx.choices import PRIORITY_RANK, FillStatus, FillStep, MessageDirection, Priority
 from rxdesk.rx.models import ErxMessage, Fill, FillEvent
 from rxdesk.rx.services.common import settings_of
@@ -136,7 +136,7 @@ def _name_q(prefix: str, text: str) -> Q:
         last, _, first = text.partition(",")
         q = Q()
         if name_key(last):
-            q &= Q(**{f"{prefix}__last_name_key__startswith": name_key(last)})
+            q &= key_prefix(f"{prefix}__last_name_key", name_key(last))
         if name_key(first):
             q &= Q(**{f"{prefix}__first_name_key__startswith": name_key(first)})
         return q
@@ -144,7 +144,7 @@ def _name_q(prefix: str, text: str) -> Q:
     for word in text.split():
         key = name_key(word)
         if key:
-            q &= Q(**{f"{prefix}__last_name_key__startswith": key}) | Q(
+            q &= key_prefix(f"{prefix}__last_name_key", key) | Q(
                 **{f"{prefix}__first_name_key__startswith": key}
             )
     return q
