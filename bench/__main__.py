@@ -38,6 +38,7 @@ def main() -> None:
         catalog_search_bench,
         fill_bench,
         ledger_bench,
+        ncpdp_bench,
         pos_bench,
         recall_bench,
         rx_bench,
@@ -57,6 +58,7 @@ def main() -> None:
         fill_bench,
         pos_bench,
         screening_bench,
+        ncpdp_bench,
     )
     # `python -m bench recall search` runs only those (a module's name without "_bench").
     chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]

@@ -1,0 +1,1 @@
+"""Third-party claims: NCPDP Telecommunication D.0 billing (issue 9)."""
