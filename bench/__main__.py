@@ -36,6 +36,7 @@ def main() -> None:
         audit_bench,
         catalog_import_bench,
         catalog_search_bench,
+        claims_bench,
         fill_bench,
         ledger_bench,
         ncpdp_bench,
@@ -59,6 +60,7 @@ def main() -> None:
         pos_bench,
         screening_bench,
         ncpdp_bench,
+        claims_bench,
     )
     # `python -m bench recall search` runs only those (a module's name without "_bench").
     chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]

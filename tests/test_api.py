@@ -84,6 +84,8 @@ def test_a_bearer_token_acts_as_its_user(technician):
         "site": "Riverside Test Pharmacy",
         "capabilities": [
             "catalog.view",
+            "claims.bill",
+            "claims.view",
             "coldchain.record",
             "inventory.count",
             "inventory.order",

@@ -19,6 +19,7 @@ from rxdesk.core.choices import Role
 from rxdesk.core.models import AuditEvent, Site, User
 from rxdesk.patients.models import Condition, Coverage
 from tests.catalog.factories import PackageFactory, ProductFactory
+from tests.claims import matrix_billing, matrix_pa, matrix_plans
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 from tests.inventory.matrix import API_ROWS as INVENTORY_API_ROWS
 from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
@@ -241,6 +242,9 @@ API_MATRIX.update(RX_API_ROWS)
 API_MATRIX.update(RX_DEVICE_ROWS)
 for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter, screening_matrix):
     API_MATRIX.update(_pos.API_ROWS)
+API_MATRIX.update(matrix_billing.API_ROWS)
+API_MATRIX.update(matrix_pa.API_ROWS)
+API_MATRIX.update(matrix_plans.API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -31,6 +31,7 @@ from rxdesk.patients.models import (
     PrescriberAddress,
 )
 from tests.catalog.factories import ProductFactory
+from tests.claims import matrix_billing, matrix_pa, matrix_plans
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 from tests.inventory.matrix import UI_ROWS as INVENTORY_UI_ROWS
 from tests.inventory.matrix import WATCHED as INVENTORY_WATCHED
@@ -165,6 +166,12 @@ WATCHED.extend(RX_WATCHED)
 for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter, screening_matrix):
     UI_MATRIX.update(_pos.UI_ROWS)
     WATCHED.extend(_pos.WATCHED)
+UI_MATRIX.update(matrix_billing.UI_ROWS)
+WATCHED.extend(matrix_billing.WATCHED)
+UI_MATRIX.update(matrix_pa.UI_ROWS)
+WATCHED.extend(matrix_pa.WATCHED)
+UI_MATRIX.update(matrix_plans.UI_ROWS)
+WATCHED.extend(matrix_plans.WATCHED)
 
 
 def _names(patterns: list[Any]) -> set[str]:

@@ -184,6 +184,10 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _add_routers() -> None:
     from rxdesk.catalog.api import router as catalog_router
+    from rxdesk.claims.api import router as claims_router
+    from rxdesk.claims.api_pa import router as claims_pa_router
+    from rxdesk.claims.api_plans import router as claims_plans_router
+    from rxdesk.claims.api_reports import router as claims_reports_router
     from rxdesk.core.api import router as core_router
     from rxdesk.inventory.api import router as inventory_router
     from rxdesk.patients.api import prescribers as prescriber_router
@@ -208,6 +212,10 @@ def _add_routers() -> None:
     api.add_router("/pos", pos_pickup_router)
     api.add_router("/pos", pos_pse_router)
     api.add_router("/screening", screening_router)
+    api.add_router("/claims", claims_router)
+    api.add_router("/claims", claims_pa_router)
+    api.add_router("/claims", claims_plans_router)
+    api.add_router("/claims", claims_reports_router)
 
 
 _add_routers()

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "rxdesk.rx",
     "rxdesk.screening",
     "rxdesk.pos",
+    "rxdesk.claims",
 ]
 
 MIDDLEWARE = [

@@ -11,5 +11,6 @@ urlpatterns = [
     path("rx/", include("rxdesk.rx.urls")),
     path("pos/", include("rxdesk.pos.urls")),
     path("screening/", include("rxdesk.screening.urls")),
+    path("claims/", include("rxdesk.claims.urls")),
     path("api/v1/", api.urls),
 ]

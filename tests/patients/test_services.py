@@ -766,6 +766,7 @@ def test_coverage_add_records_the_card(technician, patient):
     )
     assert data_of(event) == {
         "after": {
+            "kind": "plan",
             "rank": 1,
             "plan_name": "Acme Rx",
             "bin": "610014",

@@ -65,6 +65,11 @@ class Cap(StrEnum):
     POS_PSE_LOG = "pos.pse_log"
     SCREENING_RESOLVE = "screening.resolve"
     SCREENING_REPORT = "screening.report"
+    CLAIMS_VIEW = "claims.view"
+    CLAIMS_BILL = "claims.bill"
+    CLAIMS_PROCEED = "claims.proceed"
+    CLAIMS_PLANS = "claims.plans"
+    CLAIMS_REPORT = "claims.report"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -95,6 +100,12 @@ _COUNTER_PHARMACIST = {
     Cap.POS_REPORT,
     Cap.POS_PSE_LOG,
 }
+# Third-party billing is the technician's daily work: bill, check eligibility, reverse,
+# rebill, work rejections and prior authorization cases, or switch a fill to cash.
+_CLAIMS_WORK = {Cap.CLAIMS_VIEW, Cap.CLAIMS_BILL}
+# Letting a fill go on while its claim waits for a switch that does not answer, and keeping
+# the plan file (where claims are routed) are a pharmacist's call.
+_CLAIMS_PHARMACIST = {Cap.CLAIMS_PROCEED, Cap.CLAIMS_PLANS, Cap.CLAIMS_REPORT}
 # Alert and override rates per screening rule (no patient names): which rules are noise.
 _SCREENING_REPORT = {Cap.SCREENING_REPORT}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
@@ -120,6 +131,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _CATALOG_READ
         | _STOCK_WORK
         | _COUNTER
+        | _CLAIMS_WORK
         | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
     ),
     # A trainee types patients, fills, counts and logs temperatures under supervision, but
@@ -146,6 +158,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _COUNTER
         | _COUNTER_PHARMACIST
         | _SCREENING_REPORT
+        | _CLAIMS_WORK
+        | _CLAIMS_PHARMACIST
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
@@ -160,6 +174,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _COUNTER
         | _COUNTER_PHARMACIST
         | _SCREENING_REPORT
+        | _CLAIMS_WORK
+        | _CLAIMS_PHARMACIST
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
@@ -189,6 +205,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         _CATALOG_READ
         | _SCREENING_REPORT
         | {
+            Cap.CLAIMS_REPORT,
             Cap.POS_REPORT,
             Cap.POS_PSE_LOG,
             Cap.INVENTORY_VIEW,
@@ -204,6 +221,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         _CATALOG_READ
         | {
             Cap.CATALOG_IMPORT,
+            # The plan file holds no PHI: routing (BIN, PCN, switch endpoints) is set-up.
+            Cap.CLAIMS_PLANS,
             Cap.SITE_VIEW,
             Cap.SITE_EDIT,
             Cap.STAFF_VIEW,
@@ -222,6 +241,7 @@ CREDENTIALED: frozenset[Cap] = frozenset(
     | _RX_INTAKE
     | _RX_PHARMACIST
     | {Cap.POS_COUNSEL, Cap.POS_PSE_SELL, Cap.POS_REFUND}
+    | {Cap.CLAIMS_BILL, Cap.CLAIMS_PROCEED}
     | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
 )
 

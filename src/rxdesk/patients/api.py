@@ -17,6 +17,7 @@ from rxdesk.patients.choices import (
     AllergyType,
     ConditionStatus,
     ContactMethod,
+    CoverageKind,
     IdentifierKind,
     InfoSource,
     LactationStatus,
@@ -140,6 +141,7 @@ class MeasurementOut(Schema):
 
 class CoverageOut(Schema):
     id: int
+    kind: CoverageKind
     rank: int
     plan_name: str
     bin: str
@@ -365,12 +367,13 @@ def measurement_add(request: HttpRequest, patient_id: int, payload: MeasurementI
 
 
 class CoverageIn(_In):
+    kind: CoverageKind = CoverageKind.PLAN
     rank: int = Field(1, ge=1, le=3)
     plan_name: str = Field("", max_length=80)
-    bin: str = Field(min_length=6, max_length=6)
+    bin: str = Field("", max_length=6, description="Required unless the kind is cash.")
     pcn: str = Field("", max_length=10)
     group: str = Field("", max_length=15)
-    member_id: str = Field(min_length=1, max_length=20)
+    member_id: str = Field("", max_length=20, description="Required unless the kind is cash.")
     person_code: str = Field("", max_length=3)
     relationship: Relationship = Relationship.CARDHOLDER
     effective_on: dt.date | None = None
@@ -388,12 +391,13 @@ def coverage_add(request: HttpRequest, patient_id: int, payload: CoverageIn) -> 
 
 
 class CoveragePatch(_In):
+    kind: CoverageKind | None = None
     rank: int | None = Field(None, ge=1, le=3)
     plan_name: str | None = Field(None, max_length=80)
-    bin: str | None = Field(None, min_length=6, max_length=6)
+    bin: str | None = Field(None, max_length=6)
     pcn: str | None = Field(None, max_length=10)
     group: str | None = Field(None, max_length=15)
-    member_id: str | None = Field(None, min_length=1, max_length=20)
+    member_id: str | None = Field(None, max_length=20)
     person_code: str | None = Field(None, max_length=3)
     relationship: Relationship | None = None
     effective_on: dt.date | None = None

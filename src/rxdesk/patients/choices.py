@@ -118,6 +118,16 @@ class PrivacyAck(models.TextChoices):
     REFUSED = "refused", "Notice given; patient declined to sign"
 
 
+class CoverageKind(models.TextChoices):
+    """What pays on a coverage. Plans, copay cards and assistance programs with a BIN are
+    billed over NCPDP in rank order (a copay card last); cash bills nobody."""
+
+    PLAN = "plan", "Insurance plan"
+    COPAY_CARD = "copay_card", "Coupon / copay card"
+    ASSISTANCE = "assistance", "Patient-assistance program"
+    CASH = "cash", "Cash (bill no plan)"
+
+
 class Relationship(models.TextChoices):
     # NCPDP 306-C6 Patient Relationship Code
     CARDHOLDER = "1", "Cardholder"

@@ -12,6 +12,7 @@ from rxdesk.patients.choices import (
     AllergenKind,
     AllergyType,
     ContactMethod,
+    CoverageKind,
     IdentifierKind,
     InfoSource,
     LactationStatus,
@@ -201,14 +202,17 @@ class MeasurementForm(RxForm):
 
 class CoverageForm(RxForm):
     FIELDSETS = (
-        ("Card", ("bin", "pcn", "group", "member_id", "person_code", "relationship")),
+        ("Card", ("kind", "bin", "pcn", "group", "member_id", "person_code", "relationship")),
         ("Plan", ("plan_name", "rank", "effective_on", "terminates_on")),
     )
 
-    bin = text(6, required=True, label="BIN", inputmode="numeric")
+    # What pays: a plan, a copay card (billed last), an assistance program, or cash. BIN and
+    # cardholder ID may be left empty only for cash: the service says so beside the field.
+    kind = choice(CoverageKind.choices, label="Kind", required=False)
+    bin = text(6, label="BIN", inputmode="numeric")
     pcn = text(10, label="PCN")
     group = text(15, label="Group")
-    member_id = text(20, required=True, label="Cardholder ID")
+    member_id = text(20, label="Cardholder ID")
     person_code = text(3, label="Person code")
     relationship = choice(Relationship.choices)
     plan_name = text(80, label="Plan name")
@@ -220,6 +224,19 @@ class CoverageForm(RxForm):
     )
     effective_on = DateField(required=False, label="Effective")
     terminates_on = DateField(required=False, label="Ends")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("kind", CoverageKind.PLAN)
+        super().__init__(*args, **kwargs)
+        self.fields["bin"].help_text = "6 digits, from the card (blank for cash)."
+        self.fields["member_id"].help_text = "Blank for cash."
+        # Most cards are plans: the technician starts typing the BIN (Shift+Tab for the kind).
+        self.fields["kind"].widget.attrs.pop("autofocus", None)
+        self.fields["bin"].widget.attrs["autofocus"] = True
+
+    def clean_kind(self) -> str:
+        """No kind sent (an older client, a script): a plan, as before kinds existed."""
+        return self.cleaned_data.get("kind") or CoverageKind.PLAN
 
 
 class PrescriberSearchForm(RxForm):

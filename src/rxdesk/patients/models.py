@@ -27,6 +27,7 @@ from rxdesk.patients.choices import (
     AllergyType,
     ConditionStatus,
     ContactMethod,
+    CoverageKind,
     IdentifierKind,
     InfoSource,
     LactationStatus,
@@ -324,13 +325,17 @@ class Coverage(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3)],
         help_text="1 primary, 2 secondary, 3 tertiary",
     )
+    kind = models.CharField(max_length=10, choices=CoverageKind.choices, default=CoverageKind.PLAN)
     plan_name = models.CharField(max_length=80, blank=True)
     bin = models.CharField(
-        "BIN", max_length=6, validators=[RegexValidator(r"^\d{6}$", "A BIN is exactly 6 digits.")]
+        "BIN",
+        max_length=6,
+        blank=True,
+        validators=[RegexValidator(r"^\d{6}$", "A BIN is exactly 6 digits.")],
     )
     pcn = models.CharField("PCN", max_length=10, blank=True)
     group = models.CharField(max_length=15, blank=True)
-    member_id = models.CharField("cardholder ID", max_length=20)
+    member_id = models.CharField("cardholder ID", max_length=20, blank=True)
     person_code = models.CharField(max_length=3, blank=True)
     relationship = models.CharField(
         max_length=1, choices=Relationship.choices, default=Relationship.CARDHOLDER
@@ -352,7 +357,21 @@ class Coverage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan_name or 'Plan'} (BIN {self.bin}, rank {self.rank})"
+        if self.kind == CoverageKind.CASH:
+            return f"Cash (rank {self.rank})"
+        return f"{self.plan_name or self.get_kind_display()} (BIN {self.bin}, rank {self.rank})"
+
+    @property
+    def billable(self) -> bool:
+        """Billed over NCPDP: anything but cash, with a BIN to route it."""
+        return self.kind != CoverageKind.CASH and bool(self.bin)
+
+    def in_effect(self, on: dt.date) -> bool:
+        return (
+            self.active
+            and (self.effective_on is None or self.effective_on <= on)
+            and (self.terminates_on is None or on <= self.terminates_on)
+        )
 
 
 class Prescriber(models.Model):

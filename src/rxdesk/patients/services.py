@@ -20,6 +20,7 @@ from rxdesk.core.validators import normalize_phone
 from rxdesk.patients.choices import (
     AllergenKind,
     AllergyStatus,
+    CoverageKind,
     MeasurementKind,
     PatientStatus,
 )
@@ -530,6 +531,7 @@ def identifier_add(
 
 
 COVERAGE_FIELDS = [
+    "kind",
     "rank",
     "plan_name",
     "bin",
@@ -546,6 +548,12 @@ COVERAGE_FIELDS = [
 
 def _check_coverage(coverage: Coverage) -> None:
     full_clean(coverage, exclude=["patient"])
+    if coverage.kind != CoverageKind.CASH:
+        # Billed over NCPDP: the switch routes by BIN, the plan finds the member by ID.
+        if not coverage.bin:
+            raise Invalid("Type the BIN from the card (6 digits).", field="bin")
+        if not coverage.member_id.strip():
+            raise Invalid("Type the cardholder ID from the card.", field="member_id")
     if (
         coverage.effective_on
         and coverage.terminates_on

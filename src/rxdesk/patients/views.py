@@ -20,7 +20,7 @@ from rxdesk.core.errors import NotFound
 from rxdesk.core.forms import FIELD_ERRORS, RxForm, bind_errors, initial_from
 from rxdesk.core.views import FORM, actor_of, is_partial, posted, screen
 from rxdesk.patients import queries, services
-from rxdesk.patients.choices import ConditionStatus, MeasurementKind
+from rxdesk.patients.choices import ConditionStatus, CoverageKind, MeasurementKind
 from rxdesk.patients.forms import (
     AddressForm,
     AllergyForm,
@@ -129,6 +129,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "patient": patient,
         "age": patient.age_on(actor.site.today()),
         "can_edit": has(actor, Cap.PATIENT_EDIT),
+        "can_bill": has(actor, Cap.CLAIMS_BILL),  # the coverages' eligibility check
         **_record(patient),
     }
     return render(request, "patients/patient_detail.html", context)
@@ -318,6 +319,14 @@ def measurement_add(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+_COVERAGE_SAID: dict[str, str] = {
+    CoverageKind.PLAN: "The plan",
+    CoverageKind.COPAY_CARD: "The copay card",
+    CoverageKind.ASSISTANCE: "The assistance program",
+    CoverageKind.CASH: "Cash (no plan billed)",
+}
+
+
 @screen(methods=FORM)
 def coverage_add(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_of(request)
@@ -326,13 +335,19 @@ def coverage_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = CoverageForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            services.coverage_add(actor=actor, patient=patient, **form.cleaned_data)
+            coverage = services.coverage_add(actor=actor, patient=patient, **form.cleaned_data)
         except FIELD_ERRORS as exc:
             bind_errors(form, exc)
         else:
-            return _saved(request, patient, "The plan is on the record.", "coverages")
+            said = _COVERAGE_SAID.get(coverage.kind, "The plan")
+            return _saved(request, patient, f"{said} is on the record.", "coverages")
     return _subform(
-        request, patient, form, title="Add an insurance plan", submit="Add plan", draft="coverage"
+        request,
+        patient,
+        form,
+        title="Add a plan, copay card or cash",
+        submit="Add",
+        draft="coverage",
     )
 
 

@@ -17,8 +17,9 @@ from rxdesk.rx.models import Fill
 
 CENT = Decimal("0.01")
 
-# fn(fill) -> the patient's share (co-pay), or None when it has none to say (falls through).
-PatientPay = Callable[[Fill], "Decimal | None"]
+# fn(fills) -> {fill id: the patient's share (co-pay)} for the fills it has something to say
+# about; the others fall through to the cash price. Batched: the will-call card prices many.
+PatientPay = Callable[[list[Fill]], dict[int, Decimal]]
 _patient_pay: list[PatientPay] = []
 
 
@@ -72,11 +73,19 @@ def latest_cash_prices(package_ids: Iterable[int]) -> dict[int, Decimal]:
 
 
 def _seam_price(fill: Fill) -> Decimal | None:
+    return _seam_prices([fill]).get(fill.pk)
+
+
+def _seam_prices(fills: list[Fill]) -> dict[int, Decimal]:
+    """The registered sources' answers by fill id (the first source that knows wins)."""
+    out: dict[int, Decimal] = {}
     for fn in _patient_pay:
-        paid = fn(fill)
-        if paid is not None:
-            return Decimal(paid).quantize(CENT, rounding=ROUND_HALF_UP)
-    return None
+        todo = [f for f in fills if f.pk not in out]
+        if not todo:
+            break
+        for pk, paid in fn(todo).items():
+            out[pk] = Decimal(paid).quantize(CENT, rounding=ROUND_HALF_UP)
+    return out
 
 
 def fill_price(fill: Fill) -> Decimal | None:
@@ -94,10 +103,12 @@ def fill_prices(fills: Iterable[Fill]) -> dict[int, Decimal | None]:
     registered patient-pay source is still asked per fill, and a fill it has nothing to say
     about falls through to the cash price, as in ``fill_price``. Load the fills with their
     ``package`` and ``prescription__package``."""
+    fills = list(fills)
     out: dict[int, Decimal | None] = {}
     cash: list[tuple[Fill, Package | None]] = []
+    seam = _seam_prices(fills)
     for fill in fills:
-        paid = _seam_price(fill)
+        paid = seam.get(fill.pk)
         if paid is not None:
             out[fill.pk] = paid
         else:

@@ -35,6 +35,7 @@ Claim = Callable[["Fill", "User | None"], Outcome]
 _screening: list[Screening] = []
 _claims: list[Claim] = []
 _reversals: list[Claim] = []
+_checks: list[Claim] = []
 
 
 def register_screening(check: Screening) -> None:
@@ -42,10 +43,15 @@ def register_screening(check: Screening) -> None:
         _screening.append(check)
 
 
-def register_claim(submit: Claim, reverse: Claim) -> None:
+def register_claim(submit: Claim, reverse: Claim, check: Claim | None = None) -> None:
+    """``submit`` runs at data verification (its blocking problems stop it), ``reverse`` on
+    return to stock and cancellation, ``check`` at final verification (e.g. the NDC in the
+    bottle is the NDC billed)."""
     if submit not in _claims:
         _claims.append(submit)
         _reversals.append(reverse)
+        if check is not None:
+            _checks.append(check)
 
 
 def _run(hooks: list[Any], none_note: str, *args: Any) -> Outcome:
@@ -70,3 +76,7 @@ def claim(fill: Fill, actor: User | None) -> Outcome:
 
 def claim_reverse(fill: Fill, actor: User | None) -> Outcome:
     return _run(_reversals, "No claim to reverse.", fill, actor)
+
+
+def claim_check(fill: Fill, actor: User | None) -> Outcome:
+    return _run(_checks, "", fill, actor)

@@ -15,7 +15,7 @@ from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import Conflict, Invalid
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import authorize
-from rxdesk.rx import rules
+from rxdesk.rx import rules, seams
 from rxdesk.rx.choices import FillSource, FillStatus, FillStep, RxStatus
 from rxdesk.rx.models import Fill, Prescription
 from rxdesk.rx.services.common import (
@@ -221,9 +221,17 @@ def fill_cancel(*, actor: User, fill: Fill, reason: str) -> Fill:
                 field="status",
             )
         before = locked.status
+        reversal = seams.claim_reverse(locked, actor)
         locked.status, locked.cancel_reason = FillStatus.CANCELLED, reason[:200]
         locked.save(update_fields=["status", "cancel_reason"])
-        record(locked, FillStep.CANCELLED, actor=actor, from_status=before, reason=reason)
+        record(
+            locked,
+            FillStep.CANCELLED,
+            actor=actor,
+            from_status=before,
+            reason=reason,
+            data={"claim": reversal.record} if reversal.ran else None,
+        )
         audit_record(
             actor=actor,
             action="rx.fill.cancelled",

@@ -145,6 +145,8 @@ def fill_data_verify(*, actor: User, fill: Fill, approve: bool = True, reason: s
         locked.fillable_on = None
         locked.save(update_fields=["status", "data_verified_by", "data_verified_at", "fillable_on"])
         claim = seams.claim(locked, actor)
+        if claim.blocking:
+            raise Invalid(errors=claim.blocking)
         record(
             locked,
             FillStep.DATA_VERIFIED,
@@ -423,6 +425,9 @@ def fill_final_verify(
                 "You accepted this product's failed scan; another pharmacist verifies it.",
                 field="status",
             )
+        claim = seams.claim_check(locked, actor)
+        if claim.blocking:
+            raise Invalid(errors=claim.blocking)
         where = (" ".join((bin or "").split()) or _bin_for(rx)).upper()[:10]
         now = timezone.now()
         locked.status = FillStatus.READY
