@@ -73,6 +73,15 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     listed = alerts.get(fill__prescription__patient__last_name="Hernández")
     assert (listed.severity, listed.interrupting) == ("moderate", False)
     assert [d.split()[0] for d in listed.drugs] == ["omeprazole", "clopidogrel"]
+    # claims: four plans behind the test payer's port, cards on eight patients (Washington
+    # has two), list prices for the fills to bill; no claim yet (the demo command bills once
+    # its test payer runs: tests/claims/test_demo.py)
+    from rxdesk.claims.models import Claim, Plan
+    from rxdesk.patients.models import Coverage
+
+    assert Plan.objects.count() == 4
+    assert Coverage.objects.filter(patient__site=site).count() == 9
+    assert not Claim.objects.exists()
     # loading twice changes nothing
     moves = StockMove.objects.count()
     rxs = Prescription.objects.count()
@@ -81,3 +90,4 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert StockMove.objects.count() == moves
     assert Prescription.objects.count() == rxs
     assert Sale.objects.count() == 1
+    assert Coverage.objects.count() == 9

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandParser
 
 from rxdesk.catalog.models import Package, Product
+from rxdesk.claims.demo import demo_claims_bill, payer_port, start_demo_payer
 from rxdesk.core.management.base import RxCommand
 from rxdesk.demo import DEMO_PASSWORD, DEMO_USERS, demo_load
 
@@ -34,5 +35,20 @@ class Command(RxCommand):
         for u in DEMO_USERS:
             self.stdout.write(f"  {u.username.ljust(width)}  {u.role.label}")
         self.stdout.write(f"All demo accounts use the password: {DEMO_PASSWORD}\n")
-        if not options["no_serve"]:
-            call_command("serve", host=options["host"], port=options["port"])
+        # Claims go over TCP to the test payer, a separate process on loopback.
+        payer = start_demo_payer(site)
+        if payer is None:
+            self.stdout.write(
+                f"Test payer: port {payer_port()} is taken or it did not start; claims wait "
+                "in the outbox until a payer answers there."
+            )
+        else:
+            self.stdout.write(f"Test payer (claims switch) on 127.0.0.1:{payer_port()}.")
+        self.stdout.write(demo_claims_bill(site))
+        try:
+            if not options["no_serve"]:
+                call_command("serve", host=options["host"], port=options["port"])
+        finally:
+            if payer is not None:
+                payer.terminate()
+                payer.wait(10)
