@@ -487,3 +487,57 @@ def test_a_dead_switch_port_is_reported_in_words(technician):
     result = services.claim_bill(actor=technician, fill=fill)
     assert result.claims[0].status == ClaimStatus.QUEUED
     assert "refused" in result.message or "not reachable" in result.message.lower()
+
+
+def _answering(raw: bytes) -> tuple[socket.socket, threading.Thread]:
+    """A switch that answers any request with ``raw`` (framed), once."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"\x02" + raw + b"\x03")
+        conn.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _bad_answers() -> list[tuple[str, bytes]]:
+    from tests.claims.test_ncpdp import GS, PAID
+
+    return [
+        ("cut short", PAID.split(GS.encode())[0]),
+        ("unknown segment", PAID.replace(b"AM22", b"AM99")),
+        ("field too long", PAID.replace(b"D2000000123456", b"D20000001234567")),
+        ("money not overpunch", PAID.replace(b"F5100{", b"F510.00")),
+    ]
+
+
+@pytest.mark.parametrize(("case", "raw"), _bad_answers(), ids=[c for c, _ in _bad_answers()])
+def test_a_malformed_answer_needs_attention_and_nothing_is_lost(technician, case, raw):
+    from rxdesk.claims.models import Payer
+
+    server, thread = _answering(raw)
+    plan_for(Payer.objects.create(name="Odd switch", port=server.getsockname()[1]))
+    rx, fill = priced_rx(technician)
+    card(rx.patient)
+
+    result = services.claim_bill(actor=technician, fill=fill)
+    thread.join(5)
+    server.close()
+
+    (claim,) = result.claims
+    assert claim.status == ClaimStatus.ATTENTION, case
+    assert claim.attention.startswith("The payer's answer could not be read (")
+    assert claim.patient_pay is None and claim.plan_paid is None
+    sent = claim.transmissions.get()
+    assert sent.outcome == Outcome.UNREADABLE
+    assert sent.response.encode("latin-1") == raw  # the bytes are kept as they came
+    # It waits in the reject queue, and data verification does not let the fill through.
+    from rxdesk.claims.queries import reject_queue
+
+    assert [c.pk for c in reject_queue(actor=technician)] == [claim.pk]

@@ -443,14 +443,25 @@ def _start(claim_id: int, allowed: Iterable[str], actor: User | None) -> bool:
     )
 
 
-def _transmit(
-    claim: Claim, kind: TransmissionKind, message: bytes, actor: User | None
-) -> tuple[Claim, str]:
-    """Send a claim that is *sending*, and record the answer. Returns the claim as it now
-    stands and a sentence for the technician."""
-    sent = Transmission.objects.create(
+def _keep(claim: Claim, kind: TransmissionKind, message: bytes, actor: User | None) -> Transmission:
+    """The request, kept before it leaves (a crash mid-exchange leaves it for the outbox)."""
+    return Transmission.objects.create(
         site_id=claim.site_id, claim=claim, kind=kind, request=_text(message), actor=actor
     )
+
+
+def _transmit(
+    claim: Claim,
+    kind: TransmissionKind,
+    message: bytes,
+    actor: User | None,
+    sent: Transmission | None = None,
+) -> tuple[Claim, str]:
+    """Send a claim that is *sending*, and record the answer. Returns the claim as it now
+    stands and a sentence for the technician. ``sent``: the request already kept in the
+    transaction that moved the claim to sending (one commit fewer)."""
+    if sent is None:
+        sent = _keep(claim, kind, message, actor)
     outcome, raw, error, elapsed = _exchange(claim.plan, message)
     reversal = kind == TransmissionKind.REVERSAL
     with transaction.atomic():
@@ -517,9 +528,9 @@ def _prepare(
     coverage: Coverage,
     *,
     corrections: dict[str, Any] | None = None,
-) -> tuple[Claim, bytes] | None:
-    """Write the payer's claim as *sending* and build its request; None when the payer
-    already accepted it (nothing to send)."""
+) -> tuple[Claim, bytes, Transmission] | None:
+    """Write the payer's claim as *sending*, build its request and keep it; None when the
+    payer already accepted it (nothing to send)."""
     plan = _plan_of(coverage)
     with transaction.atomic():
         current = (
@@ -613,7 +624,8 @@ def _prepare(
             ):
                 raise Conflict("The claim changed meanwhile; open it again.", field="status")
             current.refresh_from_db()
-    return current, message
+        sent = _keep(current, TransmissionKind.BILLING, message, actor)
+    return current, message, sent
 
 
 def _bill_chain(
@@ -640,9 +652,9 @@ def _bill_chain(
         )
         if prepared is None:
             continue  # this payer already paid
-        claim, message = prepared
+        claim, message, sent = prepared
         claim.fill = fill
-        result, sentence = _transmit(claim, TransmissionKind.BILLING, message, actor)
+        result, sentence = _transmit(claim, TransmissionKind.BILLING, message, actor, sent)
         billed.append(result)
         sentences.append(sentence)
         if result.status == ClaimStatus.REJECTED and "75" in result.reject_codes:

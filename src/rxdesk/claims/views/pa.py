@@ -53,6 +53,10 @@ class CaseForm(RxForm):
         status = self.fields["status"]
         assert isinstance(status, forms.ChoiceField)
         status.choices = [(s, S(s).label) for s in steps]
+        if not services_pa.NEXT[pa.status]:
+            # Nothing left to move (approved): the page's keys (s: resubmit) get the focus.
+            for field in self.fields.values():
+                field.widget.attrs.pop("autofocus", None)
 
 
 class UploadForm(RxForm):
