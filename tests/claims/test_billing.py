@@ -541,3 +541,35 @@ def test_a_malformed_answer_needs_attention_and_nothing_is_lost(technician, case
     from rxdesk.claims.queries import reject_queue
 
     assert [c.pk for c in reject_queue(actor=technician)] == [claim.pk]
+
+
+def test_the_waiting_fills_are_billed_in_one_go_with_progress(technician, trainee, plan):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    insured = []
+    for _ in range(2):
+        rx, fill = priced_rx(technician)
+        card(rx.patient)
+        insured.append(fill)
+    unknown_rx, _unknown = priced_rx(technician)
+    card(unknown_rx.patient, bin="999999")  # no plan on file: refused, the rest go on
+    priced_rx(technician)  # no card: not billed at all
+    services.claim_bill(actor=technician, fill=insured[0])  # already billed: left alone
+
+    with pytest.raises(Forbidden):
+        services.claims_bill_waiting(actor=trainee)
+    seen: list[tuple[int, int]] = []
+    summary = services.claims_bill_waiting(
+        actor=technician, progress=lambda d, t: seen.append((d, t))
+    )
+
+    assert (summary.billed, summary.paid, summary.refused) == (1, 1, 1)
+    assert seen == [(1, 2), (2, 2)]
+    assert Claim.objects.filter(fill=insured[1], status=ClaimStatus.PAID).exists()
+    assert Claim.objects.count() == 2
+
+    out = StringIO()
+    call_command("claims", "bill", "--username", technician.username, stdout=out)
+    assert "Billed 0 fill(s)" in out.getvalue() and "1 could not be billed" in out.getvalue()

@@ -225,6 +225,8 @@ def reject_codes(payer: Payer, req: Request) -> list[str]:
         ({}, request(claim(cost=None)), ["D9"]),
         ({"members": ["SOMEONEELSE"]}, request(), ["52"]),
         ({"terminated": [CARDHOLDER]}, request(), ["65"]),
+        ({"covered_from": "2025-03-16"}, request(), ["67"]),  # DOS 2025-03-15
+        ({"covered_to": "2025-03-14"}, request(), ["68"]),
         ({}, request(claim(prescriber=None)), ["25"]),
         ({}, request(claim(prescriber="1987654321")), ["25"]),  # check digit wrong
         ({"blocked_prescribers": [PRESCRIBER]}, request(), ["25"]),
@@ -511,6 +513,7 @@ def test_an_eligible_member_gets_the_plan_and_group():
     [
         ({"members": ["SOMEONEELSE"]}, CARDHOLDER, ("52",)),
         ({"terminated": [CARDHOLDER]}, CARDHOLDER, ("65",)),
+        ({"covered_to": "2025-01-01"}, CARDHOLDER, ("68",)),
         ({}, "", ("07",)),
     ],
 )
@@ -647,6 +650,7 @@ def test_rules_read_json_numbers_exactly(tmp_path):
         ({"bin": "610014", "pcn": "X", "secondary_only": "yes"}, "plans[0].secondary_only"),
         ({"bin": "610014", "pcn": "X", "dur_reject": {GENERIC: "drug"}}, "dur_reject"),
         ({"bin": "610014", "pcn": "X", "refill_too_soon_percent": "120"}, "more than 100"),
+        ({"bin": "610014", "pcn": "X", "covered_to": "31/12/2026"}, "plans[0].covered_to"),
     ],
 )
 def test_a_bad_rules_document_is_refused_naming_the_key(plan, words):

@@ -1388,3 +1388,52 @@ def fill_reverse_seam(fill: Fill, actor: User | None) -> seams.Outcome:
 
 def patient_pays(fills: Iterable[Fill]) -> dict[int, Decimal]:
     return queries.patient_pays(fills)
+
+
+@dataclass
+class BatchSummary:
+    billed: int = 0
+    paid: int = 0
+    rejected: int = 0
+    waiting: int = 0
+    refused: int = 0
+
+
+def claims_bill_waiting(
+    *, actor: User, limit: int = 1000, progress: Callable[[int, int], None] | None = None
+) -> BatchSummary:
+    """Bill every fill of the actor's pharmacy that waits for data verification with a plan
+    to bill and no claim yet (e.g. the morning's automatic refills), one after the other.
+    A fill that cannot be billed (no plan on file for its card, no price) is counted as
+    refused and left for the technician; the others are not held up by it."""
+    authorize(actor, Cap.CLAIMS_BILL)
+    waiting = list(
+        Fill.objects.filter(
+            site=actor.site,
+            status__in=[FillStatus.QUEUED, FillStatus.SCHEDULED],
+            prescription__patient__coverages__active=True,
+            billing__isnull=True,
+        )
+        .exclude(claims__status__in=[s for s in ClaimStatus if s not in DEAD])
+        .distinct()
+        .order_by("pk")[:limit]
+    )
+    summary = BatchSummary()
+    for done, fill in enumerate(waiting, start=1):
+        try:
+            result = _bill_chain(actor, fill)
+        except DomainError:
+            summary.refused += 1
+        else:
+            if result.claims:
+                summary.billed += 1
+                last = result.claims[-1]
+                if last.status in ACCEPTED:
+                    summary.paid += 1
+                elif last.status in OUTBOX:
+                    summary.waiting += 1
+                else:
+                    summary.rejected += 1
+        if progress is not None:
+            progress(done, len(waiting))
+    return summary

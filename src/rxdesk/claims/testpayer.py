@@ -130,6 +130,8 @@ REJECT_MEANINGS: dict[str, str] = {
     "41": "SUBMIT BILL TO OTHER PROCESSOR OR PRIMARY PAYER",
     "52": "NON-MATCHED CARDHOLDER ID",
     "65": "PATIENT IS NOT COVERED",
+    "67": "FILLED BEFORE COVERAGE EFFECTIVE",
+    "68": "FILLED AFTER COVERAGE EXPIRED",
     "70": "PRODUCT/SERVICE NOT COVERED",
     "75": "PRIOR AUTHORIZATION REQUIRED",
     "76": "PLAN LIMITATIONS EXCEEDED",
@@ -173,7 +175,8 @@ class PlanRules:
     - ``secondary_only`` (41 unless another payer was billed first), ``copay_card``,
       ``copay_floor``, ``card_max``.
     - ``members`` (null: everyone is a member; else other cardholders get 52),
-      ``terminated`` (cardholders whose coverage ended: 65).
+      ``terminated`` (cardholders whose coverage ended: 65); ``covered_from`` /
+      ``covered_to`` (ISO dates: a date of service before the plan year is 67, after it 68).
     - Faults by cardholder: ``delay_ms``, ``drop``, ``drop_after_paying``.
     """
 
@@ -205,6 +208,8 @@ class PlanRules:
     card_max: Decimal | None = None
     members: frozenset[str] | None = None
     terminated: frozenset[str] = frozenset()
+    covered_from: dt.date | None = None
+    covered_to: dt.date | None = None
     delay_ms: dict[str, int] = field(default_factory=dict)
     drop: frozenset[str] = frozenset()
     drop_after_paying: frozenset[str] = frozenset()
@@ -233,6 +238,7 @@ _PLAN_KEYS = frozenset(
         *("non_formulary", "preferred", "prior_auth", "pa_numbers", "pa_pattern"),
         *("refill_too_soon_percent", "dur_reject", "blocked_prescribers", "secondary_only"),
         *("copay_card", "copay_floor", "card_max", "members", "terminated", "delay_ms"),
+        *("covered_from", "covered_to"),
         *("drop", "drop_after_paying"),
     }
 )
@@ -356,6 +362,13 @@ def _plan_rules(raw: object, where: str) -> PlanRules:
             kw[key] = _strings(data[key], f"{where}.{key}")
     if data.get("members") is not None:
         kw["members"] = _strings(data["members"], f"{where}.members")
+    for key in ("covered_from", "covered_to"):
+        if data.get(key) is not None:
+            text = _text(data[key], f"{where}.{key}")
+            try:
+                kw[key] = dt.date.fromisoformat(text)
+            except ValueError:
+                raise RulesError(f"{where}.{key}: {text!r} is not a date (YYYY-MM-DD)") from None
     if "ingredient_cost_percent" in data:
         kw["ingredient_cost_percent"] = _decimal(
             data["ingredient_cost_percent"],
@@ -782,7 +795,7 @@ class Payer:
         header = request.header
         insurance = request.segment(SegmentCode.INSURANCE)
         cardholder = _text_of(insurance, "C2")
-        rejects = self._member_rejects(plan, cardholder)
+        rejects = self._member_rejects(plan, cardholder, header.date_of_service)
         if rejects:
             status_fields: list[tuple[str, str]] = [("AN", "R"), ("FA", str(len(rejects)))]
             status_fields += [("FB", r) for r in rejects]
@@ -807,7 +820,7 @@ class Payer:
         )
 
     @staticmethod
-    def _member_rejects(plan: PlanRules, cardholder: str) -> list[str]:
+    def _member_rejects(plan: PlanRules, cardholder: str, on: dt.date | None = None) -> list[str]:
         if not cardholder:
             return ["07"]
         rejects = []
@@ -815,6 +828,10 @@ class Payer:
             rejects.append("52")
         if cardholder in plan.terminated:
             rejects.append("65")
+        if on is not None and plan.covered_from is not None and on < plan.covered_from:
+            rejects.append("67")
+        if on is not None and plan.covered_to is not None and on > plan.covered_to:
+            rejects.append("68")
         return rejects
 
     def _key(self, header: RequestHeader, claim: Segment | None) -> ClaimKey:
@@ -969,7 +986,11 @@ class _Checks:
         if _amount_of(self.pricing, "D9") is None and not plan.copay_card:
             rejects.append("D9")
         if self.cardholder:
-            rejects += [r for r in Payer._member_rejects(plan, self.cardholder) if r != "07"]
+            rejects += [
+                r
+                for r in Payer._member_rejects(plan, self.cardholder, self.header.date_of_service)
+                if r != "07"
+            ]
         npi = _text_of(self.prescriber, "DB")
         if not npi or npi in plan.blocked_prescribers or not npi_is_valid(npi):
             rejects.append("25")

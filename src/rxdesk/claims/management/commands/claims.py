@@ -1,7 +1,8 @@
 """``rxdesk claims report --site N [--start D --end D] [--csv]`` prints the claims summary in
 words (or as CSV); ``rxdesk claims outbox [--site N] [--watch SECONDS]`` sends again what
 waits in the outbox (claims and reversals the switch did not answer), once or every
-SECONDS until stopped (Ctrl+C).
+SECONDS until stopped (Ctrl+C); ``rxdesk claims bill --username U`` bills, as that user,
+every fill of their pharmacy waiting for data verification with a plan and no claim yet.
 
 The operator at the server's shell acts as the system (``actor=None``); the audit events
 say so."""
@@ -39,7 +40,8 @@ class Command(RxCommand):
     help = (
         "Claims: `claims report --site N [--start D --end D] [--csv]` (claims by status, "
         "plan and day in words); `claims outbox [--site N] [--watch SECONDS]` (send what "
-        "waits in the outbox, once or every SECONDS)."
+        "waits in the outbox, once or every SECONDS); `claims bill --username U` (bill the fills "
+        "waiting for data verification that have no claim yet, e.g. after automatic refills)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -55,6 +57,12 @@ class Command(RxCommand):
             "--watch", help="Send again every SECONDS until stopped (default: once)"
         )
         outbox.add_argument("--passes", type=int, help="With --watch, stop after this many passes")
+        bill = sub.add_parser(
+            "bill", help="Bill the fills waiting for data verification that have no claim yet"
+        )
+        bill.add_argument(
+            "--username", required=True, help="The technician or pharmacist billing them"
+        )
 
     def _site(self, site_id: int) -> Site:
         site = Site.objects.filter(pk=site_id).first() if 0 < site_id < 2**63 else None
@@ -67,6 +75,31 @@ class Command(RxCommand):
             self._report(options)
         elif options["action"] == "outbox":
             self._outbox(options)
+        elif options["action"] == "bill":
+            self._bill(options)
+
+    def _bill(self, options: dict[str, Any]) -> None:
+        from rxdesk.claims.services import claims_bill_waiting
+        from rxdesk.core.errors import DomainError
+        from rxdesk.core.models import User
+
+        actor = User.objects.filter(username=options["username"], is_active=True).first()
+        if actor is None:
+            raise CommandError(f"No active user {options['username']!r}.")
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 10 == 0:
+                self.stdout.write(f"  billed {done} of {total}")
+
+        try:
+            summary = claims_bill_waiting(actor=actor, progress=progress)
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(
+            f"Billed {summary.billed} fill(s): {summary.paid} paid, {summary.rejected} "
+            f"rejected (see Rejects), {summary.waiting} waiting for the switch; "
+            f"{summary.refused} could not be billed (open them to see why)."
+        )
 
     def _report(self, options: dict[str, Any]) -> None:
         from rxdesk.claims import queries_reports as reports
