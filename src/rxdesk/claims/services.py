@@ -1056,25 +1056,7 @@ def fill_bill_cash(*, actor: User, fill: Fill, reason: str) -> FillBilling:
         if Claim.objects.filter(fill=locked, status=ClaimStatus.SENDING).exists():
             raise Conflict("A claim of this fill is being sent; wait for its answer.")
         _queue_reversals(actor, locked, f"Switched to cash: {why}")
-        decision, _ = FillBilling.objects.update_or_create(
-            fill=locked,
-            defaults={
-                "mode": BillingMode.CASH,
-                "collect": None,
-                "reason": why[:200],
-                "decided_by": actor,
-                "decided_at": timezone.now(),
-            },
-        )
-        audit_record(
-            actor=actor,
-            site=locked.site,
-            action="claims.fill.cash",
-            obj=locked,
-            patient_id=locked.prescription.patient_id,
-            data={"reason": why[:200]},
-        )
-    return decision
+        return _decide(actor, locked, BillingMode.CASH, None, why)
 
 
 def fill_proceed(*, actor: User, fill: Fill, collect: Any, reason: str) -> FillBilling:
@@ -1095,24 +1077,32 @@ def fill_proceed(*, actor: User, fill: Fill, collect: Any, reason: str) -> FillB
                 "Only a fill whose claim waits for the switch can go on without an answer.",
                 field="status",
             )
-        decision, _ = FillBilling.objects.update_or_create(
-            fill=locked,
-            defaults={
-                "mode": BillingMode.PROCEED,
-                "collect": amount,
-                "reason": why[:200],
-                "decided_by": actor,
-                "decided_at": timezone.now(),
-            },
-        )
-        audit_record(
-            actor=actor,
-            site=locked.site,
-            action="claims.fill.proceed",
-            obj=locked,
-            patient_id=locked.prescription.patient_id,
-            data={"collect": str(amount), "reason": why[:200]},
-        )
+        return _decide(actor, locked, BillingMode.PROCEED, amount, why)
+
+
+def _decide(
+    actor: User, fill: Fill, mode: BillingMode, collect: Decimal | None, why: str
+) -> FillBilling:
+    """Keep the decision on the (locked) fill, and its audit event."""
+    decision, _ = FillBilling.objects.update_or_create(
+        fill=fill,
+        defaults={
+            "mode": mode,
+            "collect": collect,
+            "reason": why[:200],
+            "decided_by": actor,
+            "decided_at": timezone.now(),
+        },
+    )
+    data = {"reason": why[:200]} | ({"collect": str(collect)} if collect is not None else {})
+    audit_record(
+        actor=actor,
+        site=fill.site,
+        action="claims.fill.cash" if mode == BillingMode.CASH else "claims.fill.proceed",
+        obj=fill,
+        patient_id=fill.prescription.patient_id,
+        data=data,
+    )
     return decision
 
 
