@@ -574,3 +574,34 @@ def test_the_waiting_fills_are_billed_in_one_go_with_progress(technician, traine
     out = StringIO()
     call_command("claims", "bill", "--username", technician.username, stdout=out)
     assert "Billed 0 fill(s)" in out.getvalue() and "1 could not be billed" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("corrections", "field"),
+    [
+        ({"daw": "x"}, "daw"),
+        ({"daw": 10}, "daw"),
+        ({"other_coverage_code": "²"}, "other_coverage_code"),
+        ({"clarification_codes": ["3a"]}, "clarification_codes"),
+        ({"clarification_codes": ["0"]}, "clarification_codes"),
+        ({"clarification_codes": ["1", "2", "5", "6"]}, "clarification_codes"),
+        ({"dur_pps": ["DD M0 1G"]}, "dur_pps"),
+        ({"prior_auth_number": "PA-12"}, "prior_auth_number"),
+    ],
+)
+def test_bad_corrections_name_the_field_and_send_nothing(
+    test_payer, technician, pharmacist, corrections, field
+):
+    rx, fill = priced_rx(technician)
+    plan_for(payer_for(test_payer({"plans": [plan_rules(not_covered=[rx.package.ndc11])]})))
+    card(rx.patient)
+    (claim,) = services.claim_bill(actor=technician, fill=fill).claims
+    with pytest.raises(Invalid) as error:
+        services.claim_resubmit(actor=pharmacist, claim=claim, **corrections)
+    assert error.value.field == field
+    claim.refresh_from_db()
+    assert (claim.status, claim.attempts, claim.transmissions.count()) == (
+        ClaimStatus.REJECTED,
+        1,
+        1,
+    )

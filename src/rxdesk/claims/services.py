@@ -732,14 +732,15 @@ def _clean_corrections(actor: User, claim: Claim, given: dict[str, Any]) -> dict
     codes = given.get("clarification_codes")
     if codes is not None:
         cleaned: list[str] = []
-        for code in codes:
-            text = str(code).strip()
-            if not text.isdigit() or not 1 <= int(text) <= 99:
-                raise Invalid(
-                    f"{code!r} is not a submission clarification code (1–99).",
-                    field="clarification_codes",
-                )
-            cleaned.append(str(int(text)))
+        for code in [codes] if isinstance(codes, str) else codes:
+            number = _code(
+                code,
+                1,
+                99,
+                f"{code!r} is not a submission clarification code (1–99).",
+                "clarification_codes",
+            )
+            cleaned.append(str(number))
         if len(cleaned) > 3:
             raise Invalid("At most 3 submission clarification codes.", field="clarification_codes")
         if {"3", "4"} & set(cleaned):
@@ -751,6 +752,11 @@ def _clean_corrections(actor: User, claim: Claim, given: dict[str, Any]) -> dict
         authorize(actor, Cap.SCREENING_RESOLVE)  # DUR/PPS codes are the pharmacist's
         rows: list[dict[str, str]] = []
         for row in dur:
+            if not isinstance(row, dict):
+                raise Invalid(
+                    "Each DUR/PPS line gives a reason, a professional service and a result.",
+                    field="dur_pps",
+                )
             reason = str(row.get("reason_for_service", "")).strip().upper()
             service = str(row.get("professional_service", "")).strip().upper()
             result = str(row.get("result_of_service", "")).strip().upper()
@@ -774,16 +780,27 @@ def _clean_corrections(actor: User, claim: Claim, given: dict[str, Any]) -> dict
             raise Invalid("Give 1 to 9 DUR/PPS lines.", field="dur_pps")
         out["dur_pps"] = rows
     if given.get("daw") is not None:
-        daw = int(given["daw"])
-        if not 0 <= daw <= 9:
-            raise Invalid("DAW is a code from 0 to 9.", field="daw")
-        out["daw"] = daw
+        out["daw"] = _code(given["daw"], 0, 9, "DAW is a code from 0 to 9.", "daw")
     if given.get("other_coverage_code") is not None:
-        occ = int(given["other_coverage_code"])
-        if not 0 <= occ <= 8:
-            raise Invalid("The other coverage code is 0 to 8.", field="other_coverage_code")
-        out["other_coverage_code"] = occ
+        out["other_coverage_code"] = _code(
+            given["other_coverage_code"],
+            0,
+            8,
+            "The other coverage code is 0 to 8.",
+            "other_coverage_code",
+        )
     return out
+
+
+def _code(value: Any, low: int, high: int, message: str, field: str) -> int:
+    """A small numeric NCPDP code typed as digits ("03" or 3), within [low, high]."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise Invalid(message, field=field)
+    number = int(text)
+    if not low <= number <= high:
+        raise Invalid(message, field=field)
+    return number
 
 
 def _adjust_fill(
