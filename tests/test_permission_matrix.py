@@ -20,6 +20,14 @@ from rxdesk.core.models import AuditEvent, Site, User
 from rxdesk.patients.models import Condition, Coverage
 from tests.catalog.factories import PackageFactory, ProductFactory
 from tests.claims import matrix_billing, matrix_pa, matrix_plans
+from tests.controlled import (
+    matrix_audits,
+    matrix_disposal,
+    matrix_inventories,
+    matrix_ledger,
+    matrix_orders,
+    matrix_pmp,
+)
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 from tests.inventory.matrix import API_ROWS as INVENTORY_API_ROWS
 from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
@@ -245,6 +253,15 @@ for _pos in (matrix_sales, matrix_pse, matrix_pickup, matrix_counter, screening_
 API_MATRIX.update(matrix_billing.API_ROWS)
 API_MATRIX.update(matrix_pa.API_ROWS)
 API_MATRIX.update(matrix_plans.API_ROWS)
+for _cs in (
+    matrix_ledger,
+    matrix_orders,
+    matrix_inventories,
+    matrix_audits,
+    matrix_disposal,
+    matrix_pmp,
+):
+    API_MATRIX.update(_cs.API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

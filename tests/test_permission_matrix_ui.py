@@ -32,6 +32,14 @@ from rxdesk.patients.models import (
 )
 from tests.catalog.factories import ProductFactory
 from tests.claims import matrix_billing, matrix_pa, matrix_plans
+from tests.controlled import (
+    matrix_audits,
+    matrix_disposal,
+    matrix_inventories,
+    matrix_ledger,
+    matrix_orders,
+    matrix_pmp,
+)
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
 from tests.inventory.matrix import UI_ROWS as INVENTORY_UI_ROWS
 from tests.inventory.matrix import WATCHED as INVENTORY_WATCHED
@@ -172,6 +180,16 @@ UI_MATRIX.update(matrix_pa.UI_ROWS)
 WATCHED.extend(matrix_pa.WATCHED)
 UI_MATRIX.update(matrix_plans.UI_ROWS)
 WATCHED.extend(matrix_plans.WATCHED)
+for _cs in (
+    matrix_ledger,
+    matrix_orders,
+    matrix_inventories,
+    matrix_audits,
+    matrix_disposal,
+    matrix_pmp,
+):
+    UI_MATRIX.update(_cs.UI_ROWS)
+    WATCHED.extend(_cs.WATCHED)
 
 
 def _names(patterns: list[Any]) -> set[str]:

@@ -188,6 +188,14 @@ def _add_routers() -> None:
     from rxdesk.claims.api_pa import router as claims_pa_router
     from rxdesk.claims.api_plans import router as claims_plans_router
     from rxdesk.claims.api_reports import router as claims_reports_router
+    from rxdesk.controlled import (
+        api_audits,
+        api_disposal,
+        api_inventories,
+        api_ledger,
+        api_orders,
+        api_pmp,
+    )
     from rxdesk.core.api import router as core_router
     from rxdesk.inventory.api import router as inventory_router
     from rxdesk.patients.api import prescribers as prescriber_router
@@ -216,6 +224,8 @@ def _add_routers() -> None:
     api.add_router("/claims", claims_pa_router)
     api.add_router("/claims", claims_plans_router)
     api.add_router("/claims", claims_reports_router)
+    for controlled in (api_ledger, api_orders, api_inventories, api_audits, api_disposal, api_pmp):
+        api.add_router("/controlled", controlled.router)
 
 
 _add_routers()

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "rxdesk.screening",
     "rxdesk.pos",
     "rxdesk.claims",
+    "rxdesk.controlled",
 ]
 
 MIDDLEWARE = [

@@ -12,5 +12,6 @@ urlpatterns = [
     path("pos/", include("rxdesk.pos.urls")),
     path("screening/", include("rxdesk.screening.urls")),
     path("claims/", include("rxdesk.claims.urls")),
+    path("controlled/", include("rxdesk.controlled.urls")),
     path("api/v1/", api.urls),
 ]

@@ -70,6 +70,18 @@ class Cap(StrEnum):
     CLAIMS_PROCEED = "claims.proceed"
     CLAIMS_PLANS = "claims.plans"
     CLAIMS_REPORT = "claims.report"
+    CS_VIEW = "cs.view"
+    CS_COUNT = "cs.count"
+    CS_ORDER = "cs.order"
+    CS_INVESTIGATE = "cs.investigate"
+    CS_INVENTORY_SIGN = "cs.inventory_sign"
+    CS_LOSS = "cs.loss"
+    CS_DESTROY = "cs.destroy"
+    CS_WASTE = "cs.waste"
+    CS_WITNESS = "cs.witness"
+    CS_SIGNOFF = "cs.signoff"
+    CS_PMP = "cs.pmp"
+    CS_SIGNALS = "cs.signals"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -108,6 +120,22 @@ _CLAIMS_WORK = {Cap.CLAIMS_VIEW, Cap.CLAIMS_BILL}
 _CLAIMS_PHARMACIST = {Cap.CLAIMS_PROCEED, Cap.CLAIMS_PLANS, Cap.CLAIMS_REPORT}
 # Alert and override rates per screening rule (no patient names): which rules are noise.
 _SCREENING_REPORT = {Cap.SCREENING_REPORT}
+# Controlled substances (21 CFR 1304, 1305, 1317). Technicians read the perpetual inventory,
+# count (blind), record waste and witness; the inventory specialist reads and counts. A
+# pharmacist records order forms, investigates discrepancies, destroys stock (Form 41),
+# opens a theft or loss (Form 106), reports to the PMP and signs the daily log; only the
+# pharmacist-in-charge signs an inventory. Diversion signals name staff: the PIC and the
+# auditor read them.
+_CS_TECH = {Cap.CS_VIEW, Cap.CS_COUNT, Cap.CS_WASTE, Cap.CS_WITNESS}
+_CS_PHARMACIST = _CS_TECH | {
+    Cap.CS_ORDER,
+    Cap.CS_INVESTIGATE,
+    Cap.CS_LOSS,
+    Cap.CS_DESTROY,
+    Cap.CS_SIGNOFF,
+    Cap.CS_PMP,
+}
+_CS_PIC = _CS_PHARMACIST | {Cap.CS_INVENTORY_SIGN, Cap.CS_SIGNALS}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
 _CATALOG_READ = {Cap.CATALOG_VIEW}
 # Stock work every technician does: receive, order, count, transfer, return, log fridges.
@@ -132,6 +160,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _STOCK_WORK
         | _COUNTER
         | _CLAIMS_WORK
+        | _CS_TECH
         | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
     ),
     # A trainee types patients, fills, counts and logs temperatures under supervision, but
@@ -163,6 +192,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
+        | _CS_PHARMACIST
         # Approving count adjustments and releasing quarantined stock is a pharmacist's call.
         | {Cap.SITE_VIEW, Cap.TOKEN_CREATE, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
     ),
@@ -179,6 +209,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
+        | _CS_PIC
         | {
             Cap.STOCK_DISPENSE,
             Cap.INVENTORY_APPROVE,
@@ -199,13 +230,18 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     ),
     # Minimum necessary (HIPAA): stock work needs no patient record.
     Role.INVENTORY_SPECIALIST: frozenset(
-        _CATALOG_READ | _STOCK_WORK | _STOCK_CONTROL | {Cap.SITE_VIEW, Cap.INVENTORY_SETUP}
+        _CATALOG_READ
+        | _STOCK_WORK
+        | _STOCK_CONTROL
+        | {Cap.SITE_VIEW, Cap.INVENTORY_SETUP, Cap.CS_VIEW, Cap.CS_COUNT}
     ),
     Role.AUDITOR: frozenset(
         _CATALOG_READ
         | _SCREENING_REPORT
         | {
             Cap.CLAIMS_REPORT,
+            Cap.CS_VIEW,
+            Cap.CS_SIGNALS,
             Cap.POS_REPORT,
             Cap.POS_PSE_LOG,
             Cap.INVENTORY_VIEW,
@@ -243,6 +279,7 @@ CREDENTIALED: frozenset[Cap] = frozenset(
     | {Cap.POS_COUNSEL, Cap.POS_PSE_SELL, Cap.POS_REFUND}
     | {Cap.CLAIMS_BILL, Cap.CLAIMS_PROCEED}
     | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
+    | {Cap.CS_WITNESS, Cap.CS_DESTROY, Cap.CS_WASTE, Cap.CS_SIGNOFF, Cap.CS_INVENTORY_SIGN}
 )
 
 

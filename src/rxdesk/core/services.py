@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import password_validation
@@ -23,7 +24,7 @@ from rxdesk.core.audit import ChainReport, audit_record, audit_verify_site, diff
 from rxdesk.core.capabilities import Cap, require
 from rxdesk.core.choices import Certification, PracticeSetting, Role
 from rxdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
-from rxdesk.core.models import ApiToken, Site, User
+from rxdesk.core.models import ApiToken, AuditEvent, Site, User
 from rxdesk.core.validators import normalize_phone
 
 register_actions(
@@ -442,12 +443,142 @@ def mfa_enrolment_confirm(*, user: User, device: Any, token: str) -> bool:
     return True
 
 
+# --- Witness (two-person integrity) --------------------------------------------------------
+
+register_actions(
+    {
+        "auth.witness_failed": "Witness re-authentication failed",
+    }
+)
+
+# A witness's password may be tried this many times in WITNESS_WINDOW before it is refused
+# (the sign-in lockout, django-axes, guards only the login page).
+WITNESS_ATTEMPTS = 5
+WITNESS_WINDOW = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A second authorized person who re-authenticated at the moment of an action."""
+
+    user: User
+    factors: str  # "password" or "password+totp"
+    at: dt.datetime
+
+    @property
+    def name(self) -> str:
+        return self.user.username
+
+
+def _witness_value(given: Any, key: str) -> str:
+    if given is None:
+        return ""
+    value = given.get(key) if isinstance(given, Mapping) else getattr(given, key, "")
+    return "" if value is None else str(value)
+
+
+def witness_confirm(
+    *,
+    actor: User | None,
+    given: Mapping[str, Any] | Any,
+    action: str,
+    cap: Cap = Cap.CS_WITNESS,
+    field: str = "witness",
+    not_also: tuple[User, ...] = (),
+) -> Witness:
+    """Re-authenticate a witness now: ``given`` holds ``username``, ``password`` and, when
+    the witness has enrolled an authenticator, ``otp`` (six digits). The witness must be an
+    active member of the actor's pharmacy, someone else than the actor (and than anyone in
+    ``not_also``, e.g. the first of two witnesses), allowed to witness (``cap``, with a
+    current credential), and must prove it: password, and the second factor where enrolled
+    or where the pharmacy requires one. Errors name ``{field}.username`` / ``.password`` /
+    ``.otp``. A failed proof is recorded in the audit log in its own transaction, so call
+    this before the action's transaction. Nothing else is written: the action's record
+    keeps the witness it is given back."""
+    username = _witness_value(given, "username").strip()
+    password = _witness_value(given, "password")
+    token = _witness_value(given, "otp").strip().replace(" ", "")
+    if not username:
+        raise Invalid("Enter the witness's user name.", field=f"{field}.username")
+    site = actor.site if actor is not None else None
+    found = User.objects.select_related("site").filter(username=username).first()
+    if found is None or (site is not None and found.site_id != site.pk) or not found.is_active:
+        raise Invalid(
+            f"No active user {username!r} at this pharmacy can witness.",
+            field=f"{field}.username",
+        )
+    if actor is not None and found.pk == actor.pk:
+        raise Invalid(
+            "The witness must be a second person, not the one doing it.",
+            field=f"{field}.username",
+        )
+    if any(other is not None and other.pk == found.pk for other in not_also):
+        raise Invalid(
+            f"{username} is already a witness here: a second, different witness is needed.",
+            field=f"{field}.username",
+        )
+    try:
+        require(found, cap)
+    except Forbidden as exc:
+        raise Invalid(
+            f"{found.display_name} may not witness this: {exc.message}",
+            field=f"{field}.username",
+        ) from None
+    since = timezone.now() - WITNESS_WINDOW
+    failures = AuditEvent.objects.filter(
+        site_id=found.site_id,
+        action="auth.witness_failed",
+        object_type="core.user",
+        object_id=str(found.pk),
+        occurred_at__gte=since,
+    ).count()
+    if failures >= WITNESS_ATTEMPTS:
+        raise Conflict(
+            f"Too many failed witness sign-ins for {username}: wait 15 minutes.",
+            field=f"{field}.username",
+        )
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    devices = list(TOTPDevice.objects.filter(user=found, confirmed=True))
+    problem: tuple[str, str] | None = None
+    if not password or not found.check_password(password):
+        problem = ("password", "The witness's password is not right.")
+    elif devices:
+        if not (token.isdigit() and len(token) == 6):
+            problem = ("otp", "Enter the six-digit code from the witness's authenticator.")
+        elif not any(device.verify_token(token) for device in devices):
+            problem = ("otp", "The witness's authenticator code is not right.")
+    elif found.site.mfa_required:
+        raise Invalid(
+            f"{username} must set up a second factor before witnessing (this pharmacy "
+            "requires one).",
+            field=f"{field}.otp",
+        )
+    if problem is not None:
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                site=found.site,
+                action="auth.witness_failed",
+                object_type="core.user",
+                object_id=found.pk,
+                data={"witness": username, "for": action, "factor": problem[0]},
+            )
+        raise Invalid(problem[1], field=f"{field}.{problem[0]}")
+    return Witness(
+        user=found,
+        factors="password+totp" if devices else "password",
+        at=timezone.now(),
+    )
+
+
 def site_default() -> Site | None:
     return Site.objects.order_by("pk").first()
 
 
 __all__ = [
     "PracticeSetting",
+    "Witness",
     "audit_chain_verify",
     "authorize",
     "site_create",
@@ -458,4 +589,5 @@ __all__ = [
     "token_authenticate",
     "token_create",
     "token_revoke",
+    "witness_confirm",
 ]

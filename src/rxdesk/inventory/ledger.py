@@ -142,6 +142,7 @@ def _append(
     note: str,
     adjust_reason: str,
     now: dt.datetime,
+    witness: User | None = None,
 ) -> StockMove:
     # Read back inside our transaction: the row is ours (locked on PostgreSQL, the whole
     # database on SQLite) until commit, so this is exactly the balance our update made.
@@ -160,6 +161,8 @@ def _append(
         patient_id=patient_id,
         actor=actor,
         actor_name=actor.username if actor is not None else "system",
+        witness=witness,
+        witness_name=witness.username if witness is not None else "",
         occurred_at=now,
         note=note[:500],
     )
@@ -182,6 +185,7 @@ def post_in(
     note: str = "",
     adjust_reason: str = "",
     location: StorageLocation | None = None,
+    witness: User | None = None,
 ) -> StockMove:
     """Add ``quantity`` of ``lot`` to the site's stock."""
     _require_atomic()
@@ -206,6 +210,7 @@ def post_in(
         note=note,
         adjust_reason=adjust_reason,
         now=now,
+        witness=witness,
     )
 
 
@@ -221,6 +226,7 @@ def post_out(
     adjust_reason: str = "",
     dispensable_only: bool = False,
     today: dt.date | None = None,
+    witness: User | None = None,
 ) -> StockMove:
     """Take ``quantity`` out of one balance; never below zero. With ``dispensable_only``,
     the lot must be available and in date at the moment of the update."""
@@ -260,6 +266,7 @@ def post_out(
         note=note,
         adjust_reason=adjust_reason,
         now=now,
+        witness=witness,
     )
 
 

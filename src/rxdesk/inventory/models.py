@@ -187,6 +187,12 @@ class StockMove(models.Model):
         USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     actor_name = models.CharField(max_length=150)
+    # A second authorized person who re-authenticated for this move (controlled-substance
+    # destruction, waste, Schedule II adjustments, count corrections): the record holds both.
+    witness = models.ForeignKey(
+        USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    witness_name = models.CharField(max_length=150, blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
 

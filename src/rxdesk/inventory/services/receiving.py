@@ -25,7 +25,7 @@ from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import Conflict, DomainError, Invalid, NotFound
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import authorize
-from rxdesk.inventory import ledger
+from rxdesk.inventory import ledger, seams
 from rxdesk.inventory.choices import (
     DiscrepancyKind,
     DiscrepancyStatus,
@@ -984,6 +984,7 @@ def receipt_post(*, actor: User | None, receipt: Receipt) -> Receipt:
             )
         order = _update_order(fresh, lines)
         opened = _discrepancies(fresh, lines, actor)
+        seams.receipt_posted(fresh, [line for line, _lot, _good in to_post], actor)
         fresh.refresh_from_db()
         audit_record(
             actor=actor,

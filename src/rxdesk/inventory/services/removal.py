@@ -19,7 +19,7 @@ from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import Conflict, Invalid, NotFound
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import authorize
-from rxdesk.inventory import ledger
+from rxdesk.inventory import ledger, seams
 from rxdesk.inventory.choices import (
     LocationKind,
     LotStatus,
@@ -403,6 +403,7 @@ def vendor_return_ship(
                     "correct the return.",
                     field=f"lines.{index}.quantity",
                 ) from None
+        seams.return_shipped(fresh, list(return_lines), actor)
         fresh.refresh_from_db()
         audit_record(
             actor=actor,
