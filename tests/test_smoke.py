@@ -1,6 +1,13 @@
 """The app boots, the demo loads through the services, and its audit chain verifies."""
 
 from rxdesk.catalog.models import Product
+from rxdesk.controlled.models import (
+    CsInventory,
+    DailyLogSignoff,
+    Form222Order,
+    Investigation,
+    PmpSubmission,
+)
 from rxdesk.core.audit import audit_verify
 from rxdesk.core.models import User
 from rxdesk.demo import DEMO_USERS, demo_load
@@ -27,10 +34,20 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     [report] = audit_verify()
     assert report.intact and report.events > 50
     # every demo lot is on a shelf, the ledger agrees with itself, a few fills went out
-    lots = sum(len(rows) for _, _, rows in STOCK) + 1
+    # ... plus the Schedule II safe's opening lot and the lot its CSOS delivery brought
+    lots = sum(len(rows) for _, _, rows in STOCK) + 2
     assert StockBalance.objects.filter(site=site).count() == lots
     assert StockMove.objects.filter(site=site, reason="dispense").count() >= 4
     assert ledger_verify(site_id=site.pk) == (lots, [])
+    # the controlled-substance records (rxdesk.controlled.demo): the CSOS order half
+    # received against its receipt, a signed biennial inventory, a blind count two short
+    # under investigation, yesterday's logs signed and its PMP file kept
+    order = Form222Order.objects.get(site=site)
+    assert (order.status, order.lines.get().packages_received) == ("partial", 1)
+    assert CsInventory.objects.get(site=site).status == "signed"
+    assert Investigation.objects.get(site=site).variance == -2
+    assert DailyLogSignoff.objects.filter(site=site).count() == 2
+    assert PmpSubmission.objects.filter(site=site).count() == 1
     # every demo prescription was taken in, plus one transferred in and the counter's new
     # one (rxdesk.pos.demo: Chen's atorvastatin; Garcia's amlodipine is refilled, not
     # written twice); one went out; and clinical screening's four (rxdesk.screening.demo)

@@ -1,5 +1,6 @@
 """The stock ledger under concurrent workers (DESIGN, "Stock ledger"): 10,000 mixed
-receive / dispense / adjust / transfer operations from 8 workers (4 processes × 2 threads)
+receive / dispense / adjust / transfer operations (and witnessed controlled-substance work on
+a Schedule II package) from 8 workers (4 processes × 2 threads)
 on a handful of hot lots, then: no negative balance, balance = sum of moves everywhere, and
 the sum of what the accepted operations did equals the final balances (no lost update).
 Plus 1,000 trials of the race for a lot's very first move.
@@ -99,6 +100,10 @@ def _exercise(env: dict[str, str]) -> None:
     assert final["race_lots"] == RACE_TRIALS
     assert final["race_on_hand"] == [f"{2 * THREADS}.000"]
     assert final["race_moves"] == 2 * THREADS * RACE_TRIALS
+    # The Schedule II package took part (dispensed, wasted and adjusted with a witness), and
+    # its balance stayed at or above zero like every other (``negative`` above).
+    assert final["controlled_moves"] > 100
+    assert final["witnessed"] > 20
 
 
 @pytest.mark.slow

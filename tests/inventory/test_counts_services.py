@@ -38,6 +38,7 @@ from rxdesk.inventory.services.counts import (
     cycle_count_submit,
 )
 from tests.conftest import audit_count, last_event
+from tests.controlled.factories import credentials
 from tests.inventory.factories import package, stock
 
 pytestmark = pytest.mark.django_db
@@ -554,7 +555,8 @@ def test_a_controlled_variance_needs_an_investigation_note(site, technician, pha
     assert written() == before
 
     cycle_count_investigate(actor=pharmacist, line=line, note="DEA 106 filed")
-    cycle_count_approve(actor=pharmacist, count=count)
+    # A controlled count correction is witnessed (tests/controlled/test_inventory_witness.py).
+    cycle_count_approve(actor=pharmacist, count=count, witness=credentials(technician))
     assert StockBalance.objects.get(lot=line.lot).on_hand == Decimal(98)
 
 

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 
 from rxdesk.catalog.models import Package
+from rxdesk.controlled.models import Form222Line, Form222Order
 from rxdesk.core import context
 from rxdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rxdesk.inventory import ledger
@@ -67,6 +68,19 @@ def counts() -> dict[str, int]:
         "discrepancies": Discrepancy.objects.count(),
         "events": audit_count(),
     }
+
+
+def form_222_on_file(site, number: str, pkg: Package, packages: int = 1) -> Form222Order:
+    """The Schedule II order form a delivery is received against (rxdesk.controlled): a
+    Schedule II line posts only against a form on file from the same supplier."""
+    vendor = supplier(site)
+    vendor.dea_number = "PM1234563"
+    vendor.save(update_fields=["dea_number"])
+    form = Form222Order.objects.create(
+        site=site, form="csos", number=number, supplier=vendor, executed_on=site.today()
+    )
+    Form222Line.objects.create(order=form, line_no=1, package=pkg, packages_ordered=packages)
+    return form
 
 
 def recall(site, pkg, lot_number: str = "") -> Recall:
@@ -619,6 +633,7 @@ def test_a_trainee_may_not_import_an_invoice(trainee, site):
 def test_posting_a_delivery_moves_stock_updates_the_order_and_opens_discrepancies(technician, site):
     po = order(site, status=PurchaseOrderStatus.SENT, lines=((prozac(), 3), (oxycodone(), 1)))
     PurchaseOrderLine.objects.filter(package=oxycodone()).update(dea_order_number="CSOS-1")
+    form_222_on_file(site, "CSOS-1", oxycodone())
     prozac_100()
     ibuprofen()
     rec = receipt(site, po)

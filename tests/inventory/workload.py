@@ -4,7 +4,9 @@ threads) against a real database: ``python -m tests.inventory.workload <command>
 Commands (each prints one JSON line):
   setup                       two sites of one organization, a PIC at each, hot lots
   work  <seed> <ops> <threads> mixed receive / dispense / adjust / transfer through the
-                              services; reports the moves each accepted operation made
+                              services, and on a Schedule II package dispense, witnessed
+                              waste and witnessed adjustments; reports the moves each
+                              accepted operation made
   race  <first> <last> <threads> first-move race: every thread receives 1 into lot
                               R<trial> of a package with no stock yet, trial after trial
   check                       balances, sums of moves, ledger_verify, negatives
@@ -26,9 +28,15 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
+# The witness re-authenticates on every controlled operation: hash passwords fast here as
+# the test settings do (the real hasher costs ~0.3 s a check, and this is not its test).
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 from rxdesk.catalog.models import Package, Product  # noqa: E402
+from rxdesk.controlled.services_disposal import cs_waste_record  # noqa: E402
 from rxdesk.core import context  # noqa: E402
 from rxdesk.core.choices import Role  # noqa: E402
 from rxdesk.core.errors import Conflict  # noqa: E402
@@ -48,11 +56,24 @@ HOT = {
     "00093715601": ["K1", "K2"],
 }
 RACE_NDC = "00378018101"
-PRINTED = {"00002322730": "0002-3227-30", "00093715601": "0093-7156-01", RACE_NDC: "0378-0181-01"}
+# A Schedule II package: never negative, whatever mix of dispensing, witnessed waste and
+# witnessed adjustments runs at once.
+CS_NDC = "00406055201"
+CS_LOTS = ["C1", "C2"]
+PRINTED = {
+    "00002322730": "0002-3227-30",
+    "00093715601": "0093-7156-01",
+    RACE_NDC: "0378-0181-01",
+    CS_NDC: "0406-0552-01",
+}
+WITNESS = "rph-a"
+PASSWORD = "workload-witness-1"
 OPENING = Decimal(50)
 
 
-EXPIRY = {lot: dt.date(2031, 1 + i, 28) for i, lot in enumerate(["H1", "H2", "H3", "K1", "K2"])}
+EXPIRY = {
+    lot: dt.date(2031, 1 + i, 28) for i, lot in enumerate(["H1", "H2", "H3", "K1", "K2", *CS_LOTS])
+}
 
 
 def _expiry(lot: str) -> dt.date:
@@ -70,12 +91,22 @@ def setup() -> dict[str, Any]:
             pharmacist_license="RPH1",
             pharmacist_license_expires=dt.date(2099, 1, 1),
         )
-    for ndc in [*HOT, RACE_NDC]:
+    witness = User.objects.create(
+        username=WITNESS,
+        role=Role.PHARMACIST,
+        site=sites[0],
+        pharmacist_license="RPH2",
+        pharmacist_license_expires=dt.date(2099, 1, 1),
+    )
+    witness.set_password(PASSWORD)
+    witness.save()
+    for ndc in [*HOT, RACE_NDC, CS_NDC]:
         product = Product.objects.create(
             product_id=f"{ndc}_c",
             product_ndc=ndc[:9],
             product_type="HUMAN PRESCRIPTION DRUG",
             name=f"Drug {ndc}",
+            directory_dea_schedule="CII" if ndc == CS_NDC else "",
         )
         Package.objects.create(
             ndc11=ndc,
@@ -92,6 +123,16 @@ def setup() -> dict[str, Any]:
                 stock_receive(
                     actor=pic, ndc=ndc, lot_number=lot, expiry=_expiry(lot), quantity=OPENING
                 )
+        for lot in CS_LOTS:
+            stock_receive(
+                actor=pic,
+                ndc=CS_NDC,
+                lot_number=lot,
+                expiry=_expiry(lot),
+                quantity=OPENING,
+                opening=True,
+                dea_order_number="OPENING",
+            )
     return {"sites": [s.pk for s in sites]}
 
 
@@ -113,11 +154,47 @@ class Tally:
                 self.move_count += 1
 
 
+def _controlled_op(rng: random.Random, tally: Tally, a: User) -> None:
+    """Dispense, waste (witnessed) or adjust (witnessed) the Schedule II package."""
+    witness = {"username": WITNESS, "password": PASSWORD}
+    kind = rng.choices(["dispense", "waste", "adjust"], weights=[5, 2, 2])[0]
+    if kind == "dispense":
+        tally.add(stock_dispense(actor=a, ndc=CS_NDC, quantity=rng.randint(1, 8)))
+        return
+    balance = StockBalance.objects.filter(site=a.site, package__ndc11=CS_NDC).order_by("?")[0]
+    if kind == "waste":
+        waste = cs_waste_record(
+            actor=a,
+            kind="breakage",
+            ndc=CS_NDC,
+            quantity=rng.randint(1, 3),
+            reason="Dropped and crushed",
+            balance_id=balance.pk,
+            witness=witness,
+        )
+        tally.add([StockMove.objects.get(pk=waste.move_id)])
+        return
+    sign = "-" if rng.random() < 0.6 else ""
+    move = stock_adjust(
+        actor=a,
+        balance=balance,
+        quantity=f"{sign}{rng.randint(1, 4)}",
+        reason="count_variance",
+        note="Recount",
+        witness=witness,
+    )
+    tally.add([move])
+
+
 def _one_op(rng: random.Random, tally: Tally, a: User, b: User) -> None:
     ndc = rng.choice(list(HOT))
-    kind = rng.choices(["receive", "dispense", "adjust", "transfer"], weights=[3, 4, 2, 1])[0]
+    kind = rng.choices(
+        ["receive", "dispense", "adjust", "transfer", "controlled"], weights=[3, 4, 2, 1, 2]
+    )[0]
     try:
-        if kind == "receive":
+        if kind == "controlled":
+            _controlled_op(rng, tally, a)
+        elif kind == "receive":
             lot = rng.choice(HOT[ndc])
             move = stock_receive(
                 actor=a, ndc=ndc, lot_number=lot, expiry=_expiry(lot), quantity=rng.randint(1, 5)
@@ -226,6 +303,10 @@ def check() -> dict[str, Any]:
         "race_lots": race_lots.count(),
         "race_on_hand": sorted({str(q) for q in race_lots.values_list("on_hand", flat=True)}),
         "race_moves": StockMove.objects.filter(package__ndc11=RACE_NDC).count(),
+        "controlled_moves": StockMove.objects.filter(package__ndc11=CS_NDC).count(),
+        "witnessed": StockMove.objects.filter(
+            package__ndc11=CS_NDC, witness__username=WITNESS
+        ).count(),
     }
 
 

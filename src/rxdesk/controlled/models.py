@@ -409,7 +409,8 @@ class TheftLoss(models.Model):
     occurred_on = models.DateField(null=True, blank=True)
     notify_by = models.DateField(help_text="Written notice to the DEA field office by this day")
     complete_by = models.DateField(help_text="Form 106 submitted electronically by this day")
-    police_notified = models.BooleanField(default=False)
+    # Form 106 asks whether the police were notified: None until answered.
+    police_notified = models.BooleanField(null=True, blank=True, default=None)
     police_department = models.CharField(max_length=120, blank=True)
     police_report_number = models.CharField(max_length=60, blank=True)
     previous_losses = models.PositiveIntegerField(default=0)
@@ -488,7 +489,10 @@ class DestructionLine(models.Model):
     full_packages = models.PositiveIntegerField(default=0)
     partial_quantity = quantity(default=0)
     quantity = quantity(help_text="Total destroyed, in billing units")
-    move = models.ForeignKey(StockMove, on_delete=models.PROTECT, related_name="+")
+    # Set in the same transaction, right after the move (which names this line) is posted.
+    move = models.ForeignKey(
+        StockMove, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["destruction", "id"]

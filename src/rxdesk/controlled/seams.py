@@ -7,3 +7,8 @@ from __future__ import annotations
 
 def connect() -> None:
     """Register the hooks (called once from ControlledConfig.ready)."""
+    from rxdesk.controlled import services_orders
+    from rxdesk.inventory import seams
+
+    seams.register_receipt_posted(services_orders.receipt_posted)
+    seams.register_return_shipped(services_orders.return_shipped)

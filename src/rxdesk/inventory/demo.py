@@ -121,6 +121,7 @@ def demo_inventory_load(site: Site) -> int:
             quantity=units,
             location=location,
             dea_order_number=order,
+            opening=True,
             note="Opening count of the Schedule II safe",
         )
         lots += 1

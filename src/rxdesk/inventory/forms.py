@@ -119,8 +119,55 @@ class ReceiveForm(RxForm):
         _set_choices(self, "location", location_choices(places))
 
 
+# A second person's sign-in typed at the moment of a controlled-substance step (issue 10,
+# two-person integrity). The names match the service's error fields, so a refused witness
+# is shown beside the box it names.
+WITNESS_FIELDS = ("witness.username", "witness.password", "witness.otp")
+
+
+def add_witness_fields(form: forms.Form, *, help_text: str = "") -> None:
+    """Add the witness's user name, password and authenticator code to ``form``. Whether a
+    witness is required is the service's rule: the boxes are never required here."""
+    username = text(
+        150,
+        label="Witness user name",
+        autocomplete="off",
+        spellcheck="false",
+        autocapitalize="none",
+    )
+    username.help_text = help_text or (
+        "A second person (technician or pharmacist) types their own sign-in now."
+    )
+    form.fields["witness.username"] = username
+    form.fields["witness.password"] = forms.CharField(
+        max_length=128,
+        required=False,
+        label="Witness password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+    form.fields["witness.otp"] = text(
+        10,
+        label="Witness authenticator code",
+        inputmode="numeric",
+        autocomplete="off",
+        placeholder="6 digits, if set up",
+    )
+
+
+def witness_of(cleaned: dict[str, Any]) -> dict[str, str] | None:
+    """What the witness typed, as the services take it; None when nothing was typed."""
+    values = {name.split(".", 1)[1]: cleaned.get(name) or "" for name in WITNESS_FIELDS}
+    return values if any(values.values()) else None
+
+
 class AdjustForm(RxForm):
-    """A correction of one lot's balance by a signed quantity, with a reason code."""
+    """A correction of one lot's balance by a signed quantity, with a reason code. For a
+    controlled substance, a witness signs in too (required for Schedule II)."""
+
+    FIELDSETS = (
+        ("Adjustment", ("quantity", "reason", "note")),
+        ("Witness", WITNESS_FIELDS),
+    )
 
     quantity = quantity(
         label="Change (+ or −)",
@@ -129,6 +176,21 @@ class AdjustForm(RxForm):
     )
     reason = choice([("", "Choose a reason"), *AdjustReason.choices], label="Reason")
     note = text(500, label="Note")
+
+    def __init__(self, *args: Any, controlled: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if controlled:
+            add_witness_fields(
+                self,
+                help_text=f"Schedule {controlled.removeprefix('C')}: a second person "
+                "(technician or pharmacist) types their own sign-in now"
+                + (" — required." if controlled == "CII" else "."),
+            )
+
+    def service_values(self) -> dict[str, Any]:
+        """The cleaned values as stock_adjust takes them."""
+        values = {k: v for k, v in self.cleaned_data.items() if k not in WITNESS_FIELDS}
+        return {**values, "witness": witness_of(self.cleaned_data)}
 
 
 class StatusForm(RxForm):

@@ -7,13 +7,18 @@ while a blind count is open, ``expected`` and ``variance`` are null in every res
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import ValidationError as PydanticError
 
+from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import Invalid
+from rxdesk.core.services import authorize
 from rxdesk.inventory import queries_counts as queries
 from rxdesk.inventory.choices import (
     AdjustReason,
@@ -241,14 +246,81 @@ def cycle_count_investigate(
     return queries.sheet_line_of(actor=_user(request), line=line)
 
 
+class WitnessIn(_In):
+    """A second authorized person, re-authenticating now (controlled substances)."""
+
+    username: str = Field("", max_length=150)
+    password: str = Field("", max_length=128)
+    otp: str = Field("", max_length=10, description="Six digits, where an authenticator is set up")
+
+
+class ApproveIn(_In):
+    witness: WitnessIn | None = Field(
+        None,
+        description="Required when a controlled-substance line has a variance (a count "
+        "correction): a second person's sign-in",
+    )
+
+
+def _approve_body(request: HttpRequest) -> ApproveIn:
+    """The optional JSON body: none at all (no controlled variance) or ApproveIn. Read
+    here, as ninja answers a missing body of a declared parameter with 400."""
+    raw = request.body
+    if request.content_type != "application/json" or not raw.strip():
+        return ApproveIn(witness=None)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise Invalid("The body is not JSON.", field="body") from None
+    try:
+        return ApproveIn.model_validate(data)
+    except PydanticError as exc:
+        raise NinjaValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_context=False)]
+        ) from None
+
+
+_WITNESS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "username": {"type": "string", "maxLength": 150},
+        "password": {"type": "string", "maxLength": 128},
+        "otp": {"type": "string", "maxLength": 10},
+    },
+}
+
+
 @router.post(
     "/cycle-counts/{int:count_id}/approve",
     response=CountOut,
     summary="Approve a submitted count: its variances are posted to the ledger",
+    description='No body, or `{"witness": {username, password, otp}}`: a second person\'s '
+    "sign-in, required when a controlled-substance line has a variance.",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"witness": {**_WITNESS_SCHEMA, "nullable": True}},
+                    }
+                }
+            },
+        }
+    },
 )
 def cycle_count_approve(request: HttpRequest, count_id: int) -> Any:
+    authorize(_user(request), Cap.INVENTORY_APPROVE)  # a refused role: 403 whatever the body
     count = queries.cycle_count_for(actor=_user(request), count_id=count_id)
-    count_services.cycle_count_approve(actor=_user(request), count=count)
+    witness = _approve_body(request).witness
+    count_services.cycle_count_approve(
+        actor=_user(request),
+        count=count,
+        witness=witness.model_dump() if witness is not None else None,
+    )
     return _count_body(request, count_id)
 
 

@@ -311,10 +311,21 @@ def stock_get(request: HttpRequest, balance_id: int) -> Any:
     return _balance(request, balance_id)
 
 
+class WitnessIn(_In):
+    """A second authorized person, re-authenticating now (controlled substances)."""
+
+    username: str = Field("", max_length=150)
+    password: str = Field("", max_length=128)
+    otp: str = Field("", max_length=10, description="Six digits, where an authenticator is set up")
+
+
 class AdjustIn(_In):
     quantity: Decimal = Field(description='Signed change, e.g. "-2" or "5"')
     reason: AdjustReason
     note: str = Field("", max_length=500)
+    witness: WitnessIn | None = Field(
+        None, description="Required for a Schedule II lot: a second person's sign-in"
+    )
 
 
 @router.post(
@@ -331,6 +342,7 @@ def stock_adjust(request: HttpRequest, balance_id: int, payload: AdjustIn) -> An
         quantity=str(payload.quantity),
         reason=payload.reason,
         note=payload.note,
+        witness=payload.witness.model_dump() if payload.witness is not None else None,
     )
     return {"move": _move(move), "balance": _balance(request, balance_id)}
 

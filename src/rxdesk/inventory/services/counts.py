@@ -26,7 +26,7 @@ from rxdesk.core.capabilities import Cap
 from rxdesk.core.choices import Role
 from rxdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
 from rxdesk.core.models import Site, User
-from rxdesk.core.services import authorize
+from rxdesk.core.services import Witness, authorize, witness_confirm
 from rxdesk.inventory import ledger
 from rxdesk.inventory.choices import AbcClass, AdjustReason, CountScope, CountStatus, MoveReason
 from rxdesk.inventory.ledger import Ref
@@ -537,12 +537,44 @@ def cycle_count_investigate(
     return fresh
 
 
-def cycle_count_approve(*, actor: User | None, count: CycleCount) -> CycleCount:
+def _given(witness: Any) -> bool:
+    """Whether anything of a witness was typed (a user name)."""
+    if witness is None:
+        return False
+    name = (
+        witness.get("username") if isinstance(witness, dict) else getattr(witness, "username", "")
+    )
+    return bool(str(name or "").strip())
+
+
+def _controlled_variances(count: CycleCount) -> bool:
+    """Whether approving would correct a controlled substance's balance."""
+    lines = count.lines.select_related("package__product").filter(counted__isnull=False)
+    return any(
+        _controlled(line.package) and line.counted != line.expected
+        for line in lines.exclude(counted=F("expected"))
+    )
+
+
+def cycle_count_approve(
+    *, actor: User | None, count: CycleCount, witness: Any = None
+) -> CycleCount:
     """Post the submitted count's variances to the ledger: one COUNT move per line whose
     count differs from its expected quantity (in with ``post_in``, out with ``post_out``,
     never below zero). Each variance needs a reason code, and a controlled-substance
-    variance an investigation note. All or nothing."""
+    variance an investigation note. All or nothing.
+
+    Correcting a controlled substance's count needs a witness: a second authorized person
+    re-authenticates now (``witness``: username, password, and the authenticator code
+    where enrolled); each controlled move holds both (issue 10, two-person integrity)."""
     authorize(actor, Cap.INVENTORY_APPROVE)
+    confirmed: Witness | None = None
+    if _given(witness) and _controlled_variances(count):
+        # Before the transaction: a refused witness is audited in its own. A witness who is
+        # missing is asked for after the count's own rules (reasons, notes) below.
+        confirmed = witness_confirm(
+            actor=actor, given=witness, action="inventory.count.approved", field="witness"
+        )
     with transaction.atomic():
         where = _acting_site(actor, count.site)
         fresh = _count_at(where, count)
@@ -597,9 +629,16 @@ def cycle_count_approve(*, actor: User | None, count: CycleCount) -> CycleCount:
                 site=where, lot_id__in=[line.lot_id for line in varied]
             ).values_list("pk", flat=True)
         )
+        if confirmed is None and any(_controlled(line.package) for line in varied):
+            raise Invalid(
+                "Correcting a controlled substance's count needs a witness: enter the "
+                "witness's user name.",
+                field="witness.username",
+            )
         moves: list[StockMove] = []
         for line in varied:
-            moves.append(_post_variance(where, fresh, line, actor))
+            witnessed = confirmed.user if confirmed and _controlled(line.package) else None
+            moves.append(_post_variance(where, fresh, line, actor, witnessed))
         now = timezone.now()
         claimed = CycleCount.objects.filter(pk=fresh.pk, status=CountStatus.SUBMITTED).update(
             status=CountStatus.APPROVED, approved_by=actor, approved_at=now
@@ -628,13 +667,22 @@ def cycle_count_approve(*, actor: User | None, count: CycleCount) -> CycleCount:
                     }
                     for line, move in zip(varied, moves, strict=True)
                 ],
+                **(
+                    {"witness": confirmed.user.username, "witness_factors": confirmed.factors}
+                    if confirmed is not None
+                    else {}
+                ),
             },
         )
     return fresh
 
 
 def _post_variance(
-    site: Site, count: CycleCount, line: CycleCountLine, actor: User | None
+    site: Site,
+    count: CycleCount,
+    line: CycleCountLine,
+    actor: User | None,
+    witness: User | None = None,
 ) -> StockMove:
     variance = line.variance
     assert variance is not None
@@ -651,6 +699,7 @@ def _post_variance(
             note=note,
             adjust_reason=line.adjust_reason,
             location=line.location,
+            witness=witness,
         )
     balance = ledger.balance_row(site=site, lot=line.lot)
     try:
@@ -662,6 +711,7 @@ def _post_variance(
             ref=ref,
             note=note,
             adjust_reason=line.adjust_reason,
+            witness=witness,
         )
     except Conflict:
         # Stock left the shelf after it was counted (a dispense between the count and now)

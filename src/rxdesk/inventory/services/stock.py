@@ -18,7 +18,7 @@ from rxdesk.core.audit import audit_record, register_actions
 from rxdesk.core.capabilities import Cap
 from rxdesk.core.errors import Conflict, Invalid, NotFound
 from rxdesk.core.models import Site, User
-from rxdesk.core.services import authorize, full_clean
+from rxdesk.core.services import Witness, authorize, full_clean, witness_confirm
 from rxdesk.inventory import ledger
 from rxdesk.inventory.choices import (
     AdjustReason,
@@ -362,6 +362,16 @@ def stock_return_to_stock(
     return move
 
 
+def _given(witness: Any) -> bool:
+    """Whether anything of a witness was typed (a user name)."""
+    if witness is None:
+        return False
+    name = (
+        witness.get("username") if isinstance(witness, dict) else getattr(witness, "username", "")
+    )
+    return bool(str(name or "").strip())
+
+
 def stock_adjust(
     *,
     actor: User | None,
@@ -369,9 +379,15 @@ def stock_adjust(
     quantity: Any,
     reason: str,
     note: str = "",
+    witness: Any = None,
 ) -> StockMove:
     """Correct a balance by a signed quantity with a reason code; never below zero.
-    Damage, waste and destruction take stock out with their reason too."""
+    Damage, waste and destruction take stock out with their reason too.
+
+    A Schedule II adjustment needs a witness: a second authorized person re-authenticates
+    now (``witness``: username, password, and the authenticator code where enrolled), and
+    the move holds both (issue 10, two-person integrity). A witness given for other stock
+    is confirmed and kept the same way."""
     authorize(actor, Cap.INVENTORY_ADJUST)
     if reason not in AdjustReason.values:
         raise Invalid("Choose a reason for the adjustment.", field="reason")
@@ -380,6 +396,13 @@ def stock_adjust(
     raw = str(quantity).strip() if quantity is not None else ""
     negative = raw.startswith("-")
     qty = ledger.quantity_of(raw.lstrip("+-") if raw else raw)
+    confirmed: Witness | None = None
+    if balance.package.product.dea_schedule == DeaSchedule.CII or _given(witness):
+        # Before the transaction: a refused witness is audited in its own.
+        site_of(actor, balance.site)
+        confirmed = witness_confirm(
+            actor=actor, given=witness, action="inventory.stock.adjusted", field="witness"
+        )
     with transaction.atomic():
         where = site_of(actor, balance.site)
         fresh = balance_at(where, balance.pk)
@@ -388,6 +411,7 @@ def stock_adjust(
             raise Invalid(
                 "Waste and damage take stock out: enter a negative quantity.", field="quantity"
             )
+        witness_user = confirmed.user if confirmed is not None else None
         if negative:
             move = ledger.post_out(
                 balance=fresh,
@@ -397,6 +421,7 @@ def stock_adjust(
                 note=note,
                 adjust_reason=reason,
                 ref=Ref("adjustment", ""),
+                witness=witness_user,
             )
         else:
             move = ledger.post_in(
@@ -408,19 +433,24 @@ def stock_adjust(
                 note=note,
                 adjust_reason=reason,
                 ref=Ref("adjustment", ""),
+                witness=witness_user,
             )
+        data: dict[str, Any] = {
+            "balance": fresh.pk,
+            "quantity": str(move.quantity),
+            "reason": reason,
+            "balance_after": str(move.balance_after),
+        }
+        if confirmed is not None:
+            data["witness"] = confirmed.user.username
+            data["witness_factors"] = confirmed.factors
         audit_record(
             actor=actor,
             site=where,
             action="inventory.stock.adjusted",
             obj=move,
             reason=note,
-            data={
-                "balance": fresh.pk,
-                "quantity": str(move.quantity),
-                "reason": reason,
-                "balance_after": str(move.balance_after),
-            },
+            data=data,
         )
     return move
 

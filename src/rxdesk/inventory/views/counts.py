@@ -44,6 +44,7 @@ from rxdesk.inventory.choices import (
     VendorReturnKind,
     VendorReturnStatus,
 )
+from rxdesk.inventory.forms import WITNESS_FIELDS, add_witness_fields, witness_of
 from rxdesk.inventory.models import CycleCount, VendorReturn
 from rxdesk.inventory.services import counts as count_services
 from rxdesk.inventory.services import removal
@@ -107,6 +108,24 @@ class InvestigateForm(RxForm):
     adjust_reason = choice(
         [("", "— keep —"), *AdjustReason.choices], label="Reason code", required=False
     )
+
+
+class ApproveForm(RxForm):
+    """The approval button; when a controlled substance's count is corrected, the
+    witness's sign-in beside it."""
+
+    FIELDSETS = (("Witness", WITNESS_FIELDS),)
+
+    def __init__(self, *args: Any, witness: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if witness:
+            add_witness_fields(
+                self,
+                help_text="Controlled-substance counts are corrected: a second person "
+                "(technician or pharmacist) types their own sign-in now.",
+            )
+            for field in self.fields.values():
+                field.widget.attrs.pop("autofocus", None)
 
 
 class ReasonForm(RxForm):
@@ -265,6 +284,7 @@ def _sheet_context(
     *,
     focus: int | None = None,
     record_form: RecordForm | None = None,
+    approve_form: ApproveForm | None = None,
 ) -> dict[str, Any]:
     actor = actor_of(request)
     lines = queries.cycle_count_sheet(actor=actor, count=count)
@@ -305,6 +325,8 @@ def _sheet_context(
         "add_query": add_query,
         "record_form": record_form,
         "can_approve": count.status == CountStatus.SUBMITTED and has(actor, Cap.INVENTORY_APPROVE),
+        "approve_form": approve_form
+        or ApproveForm(witness=any(line.controlled and line.variance for line in lines)),
         "can_investigate": count.status == CountStatus.SUBMITTED
         and has(actor, Cap.INVENTORY_COUNT),
         "can_cancel": count.status in (CountStatus.OPEN, CountStatus.SUBMITTED)
@@ -464,11 +486,20 @@ def count_investigate(request: HttpRequest, pk: int, line_pk: int) -> HttpRespon
 
 @screen(methods=POST)
 def count_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve the count. A refused witness is shown beside the witness's boxes."""
     actor = actor_of(request)
     count = queries.cycle_count_for(actor=actor, count_id=pk)
+    form = ApproveForm(request.POST, witness=True)
+    form.is_valid()
     try:
-        count_services.cycle_count_approve(actor=actor, count=count)
+        count_services.cycle_count_approve(
+            actor=actor, count=count, witness=witness_of(form.cleaned_data)
+        )
     except FIELD_ERRORS as exc:
+        if any((e.get("field") or "").startswith("witness.") for e in exc.errors):
+            bind_errors(form, exc)
+            context = _sheet_context(request, count, approve_form=form)
+            return render(request, "inventory/counts/count_detail.html", context, status=exc.status)
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Count {count.pk} approved; its variances are posted.")

@@ -127,14 +127,15 @@ def _back_to(row: queries.StockRow) -> str:
 
 @screen(methods=FORM)
 def balance_adjust(request: HttpRequest, pk: int) -> HttpResponse:
-    """Correct a lot's balance: a signed quantity, a reason code and a note."""
+    """Correct a lot's balance: a signed quantity, a reason code and a note; for a
+    controlled substance, the witness's sign-in (required for Schedule II)."""
     actor = actor_of(request)
     require(actor, Cap.INVENTORY_ADJUST)
     row = queries.balance_detail(actor=actor, balance_id=pk)
-    form = AdjustForm(posted(request))
+    form = AdjustForm(posted(request), controlled=row.balance.package.product.dea_schedule)
     if request.method == "POST" and form.is_valid():
         try:
-            move = services.stock_adjust(actor=actor, balance=row.balance, **form.cleaned_data)
+            move = services.stock_adjust(actor=actor, balance=row.balance, **form.service_values())
         except FIELD_ERRORS as exc:
             bind_errors(form, exc)
         else:
