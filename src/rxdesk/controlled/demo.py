@@ -6,6 +6,7 @@ open for the demo user to work), yesterday's daily log signed, and yesterday's P
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from rxdesk.catalog.models import Package
 from rxdesk.controlled.choices import InventoryKind, OrderForm, ScheduleGroup, TakenAt
@@ -108,10 +109,11 @@ def demo_controlled_load(site: Site) -> None:
     cs_inventory_sign(actor=pic, inventory=inventory)
 
     # A technician's blind count comes up two tablets short: the investigation waits.
-    on_hand = sum(
-        StockBalance.objects.filter(site=site, package=package).values_list("on_hand", flat=True)
+    in_vault = sum(
+        StockBalance.objects.filter(site=site, package=package).values_list("on_hand", flat=True),
+        Decimal(0),
     )
-    cs_audit_record(actor=tech, ndc=package, counted=on_hand - 2, note="Vault count")
+    cs_audit_record(actor=tech, ndc=package, counted=in_vault - 2, note="Vault count")
 
     yesterday = today - dt.timedelta(days=1)
     for group in ScheduleGroup.values:
