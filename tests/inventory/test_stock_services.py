@@ -138,10 +138,12 @@ def test_stock_receive_refuses_a_recalled_lot(technician, pic):
     assert caught.value.field == "lot_number"
 
 
-def test_a_schedule_ii_receipt_needs_its_222_or_csos_number(technician):
+def test_a_schedule_ii_opening_balance_needs_its_222_or_csos_number(technician):
     pkg = package("0406-0552-01", name="Oxycodone", directory_dea_schedule="CII")
     with nothing_written(), pytest.raises(Invalid) as caught:
-        stock_receive(actor=technician, ndc=pkg, lot_number="C1", expiry=FAR, quantity="100")
+        stock_receive(
+            actor=technician, ndc=pkg, lot_number="C1", expiry=FAR, quantity="100", opening=True
+        )
     assert caught.value.errors[0]["field"] == "dea_order_number"
     move = stock_receive(
         actor=technician,
@@ -150,8 +152,24 @@ def test_a_schedule_ii_receipt_needs_its_222_or_csos_number(technician):
         expiry=FAR,
         quantity="100",
         dea_order_number="CSOS-2026-0042",
+        opening=True,
     )
     assert move.balance_after == 100
+
+
+def test_schedule_ii_stock_arrives_only_through_receiving_against_its_form(technician):
+    pkg = package("0406-0552-01", name="Oxycodone", directory_dea_schedule="CII")
+    with nothing_written(), pytest.raises(Invalid) as caught:
+        stock_receive(
+            actor=technician,
+            ndc=pkg,
+            lot_number="C1",
+            expiry=FAR,
+            quantity="100",
+            dea_order_number="CSOS-2026-0042",
+        )
+    assert caught.value.field == "ndc"
+    assert "Receiving" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -248,6 +248,15 @@ def stock_receive(
         package = package_of(ndc)
         _check_unit(package, unit)
         qty = ledger.quantity_of(quantity)
+        if package.product.dea_schedule == DeaSchedule.CII and not opening:
+            # The DEA Form 222 / CSOS record of what arrived is written on receipt posting
+            # (rxdesk.controlled); a receive outside a delivery would bypass it.
+            raise Invalid(
+                "Schedule II stock comes in on a delivery checked in under Receiving against "
+                "its DEA Form 222 or CSOS order, so the form records what arrived. Only an "
+                "opening balance is entered here.",
+                field="ndc",
+            )
         schedule_ii_check(package, dea_order_number, field="dea_order_number")
         lot = receivable_lot(site=where, package=package, lot_number=lot_number, expiry=expiry)
         place = location_of(where, location)
