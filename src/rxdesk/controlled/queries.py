@@ -28,7 +28,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, CharField, Count, F, Max, Q, Sum, Value, When, Window
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -446,8 +459,17 @@ def perpetual(
             .filter(search_filter(text))
             .values("package_id")
         )
+    # The package's last move: one seek down the (site, package, id) index per row, never a
+    # pass over the package's whole history.
+    last_of_package = (
+        StockMove.objects.filter(site=where, package_id=OuterRef("package_id"))
+        .order_by("-id")
+        .values("id")[:1]
+    )
     rows = list(
-        balances.select_related("lot", "package__product").order_by(
+        balances.select_related("lot", "package__product")
+        .annotate(last_move=Subquery(last_of_package))
+        .order_by(
             "package__product__name",
             "package__ndc11",
             F("lot__expiry").asc(nulls_last=True),
@@ -455,14 +477,11 @@ def perpetual(
             "pk",
         )
     )
-    package_ids = sorted({b.package_id for b in rows})
-    last = {
-        r["package_id"]: (r["last_id"], r["last_at"])
-        for r in StockMove.objects.filter(site=where, package_id__in=package_ids)
-        .values("package_id")
-        .annotate(last_id=Max("id"), last_at=Max("occurred_at"))
-        .order_by()
-    }
+    last_ids = {b.package_id: b.last_move for b in rows if b.last_move}
+    when = dict(
+        StockMove.objects.filter(pk__in=set(last_ids.values())).values_list("id", "occurred_at")
+    )
+    last = {package_id: (move_id, when.get(move_id)) for package_id, move_id in last_ids.items()}
     today = where.today()
     grouped: dict[int, list[StockBalance]] = {}
     for b in rows:
@@ -618,14 +637,23 @@ def package_ledger(
         lower = day_bounds(where, first)[0]
     if last is not None:
         upper = day_bounds(where, last)[1]
+    balances = StockBalance.objects.filter(site=where, package=pkg)
+    wanted: dict[str, Any] = {"total": Sum("on_hand")}
+    if the_lot is not None:
+        wanted["lot"] = Sum("on_hand", filter=Q(lot=the_lot))
+    held = balances.aggregate(**wanted)
+    on_hand = _quantity(held["total"])
     opening = lot_opening = Decimal(0)
     if lower is not None:
+        # Balance = sum of moves (the ledger's invariant), so the balance before ``lower`` is
+        # what is on hand now less what moved since: a range of the (site, package,
+        # occurred_at) index, never a pass over the years before the period.
         sums: dict[str, Any] = {"package": Sum("quantity")}
         if the_lot is not None:
             sums["lot"] = Sum("quantity", filter=Q(lot=the_lot))
-        before = moves.filter(occurred_at__lt=lower).aggregate(**sums)
-        opening = _quantity(before["package"])
-        lot_opening = _quantity(before.get("lot"))
+        since = moves.filter(occurred_at__gte=lower).aggregate(**sums)
+        opening = on_hand - _quantity(since["package"])
+        lot_opening = _quantity(held.get("lot")) - _quantity(since.get("lot"))
     period = moves
     if lower is not None:
         period = period.filter(occurred_at__gte=lower)
@@ -643,11 +671,6 @@ def package_ledger(
     running = {m.pk: opening + _quantity(m.running) for m in rows}
     closing = running[rows[-1].pk] if rows else opening
     listed = [m for m in rows if the_lot is None or m.lot_id == the_lot.pk]
-    on_hand = _quantity(
-        StockBalance.objects.filter(site=where, package=pkg).aggregate(total=Sum("on_hand"))[
-            "total"
-        ]
-    )
     group = group_for_schedule(pkg.product.dea_schedule)
     assert group is not None  # controlled_package made sure
     return PackageLedger(

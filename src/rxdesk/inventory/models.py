@@ -208,6 +208,8 @@ class StockMove(models.Model):
         indexes = [
             models.Index(fields=["site", "lot", "id"], name="move_site_lot"),
             models.Index(fields=["site", "package", "id"], name="move_site_package"),
+            # A package's record for a period (the DEA perpetual inventory, by date).
+            models.Index(fields=["site", "package", "occurred_at"], name="move_site_package_when"),
             models.Index(fields=["lot", "reason"], name="move_lot_reason"),
             models.Index(fields=["site", "reason", "occurred_at"], name="move_site_reason_when"),
             models.Index(fields=["reference_type", "reference_id"], name="move_reference"),
