@@ -20,6 +20,30 @@ from rxdesk.core.models import AuditEvent, Site, User
 from rxdesk.patients.models import Condition, Coverage
 from tests.catalog.factories import PackageFactory, ProductFactory
 from tests.claims import matrix_billing, matrix_pa, matrix_plans
+from tests.compounding import (
+    matrix_bud as _cmp_bud,
+)
+from tests.compounding import (
+    matrix_calc as _cmp_calc,
+)
+from tests.compounding import (
+    matrix_cleanroom as _cmp_cleanroom,
+)
+from tests.compounding import (
+    matrix_competency as _cmp_competency,
+)
+from tests.compounding import (
+    matrix_formulas as _cmp_formulas,
+)
+from tests.compounding import (
+    matrix_hd as _cmp_hd,
+)
+from tests.compounding import (
+    matrix_home as _cmp_home,
+)
+from tests.compounding import (
+    matrix_records as _cmp_records,
+)
 from tests.controlled import (
     matrix_audits,
     matrix_disposal,
@@ -262,6 +286,17 @@ for _cs in (
     matrix_pmp,
 ):
     API_MATRIX.update(_cs.API_ROWS)
+for _cmp in (
+    _cmp_home,
+    _cmp_bud,
+    _cmp_calc,
+    _cmp_formulas,
+    _cmp_records,
+    _cmp_cleanroom,
+    _cmp_competency,
+    _cmp_hd,
+):
+    API_MATRIX.update(_cmp.API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -32,6 +32,30 @@ from rxdesk.patients.models import (
 )
 from tests.catalog.factories import ProductFactory
 from tests.claims import matrix_billing, matrix_pa, matrix_plans
+from tests.compounding import (
+    matrix_bud as _cmp_bud,
+)
+from tests.compounding import (
+    matrix_calc as _cmp_calc,
+)
+from tests.compounding import (
+    matrix_cleanroom as _cmp_cleanroom,
+)
+from tests.compounding import (
+    matrix_competency as _cmp_competency,
+)
+from tests.compounding import (
+    matrix_formulas as _cmp_formulas,
+)
+from tests.compounding import (
+    matrix_hd as _cmp_hd,
+)
+from tests.compounding import (
+    matrix_home as _cmp_home,
+)
+from tests.compounding import (
+    matrix_records as _cmp_records,
+)
 from tests.controlled import (
     matrix_audits,
     matrix_disposal,
@@ -190,6 +214,18 @@ for _cs in (
 ):
     UI_MATRIX.update(_cs.UI_ROWS)
     WATCHED.extend(_cs.WATCHED)
+for _cmp in (
+    _cmp_home,
+    _cmp_bud,
+    _cmp_calc,
+    _cmp_formulas,
+    _cmp_records,
+    _cmp_cleanroom,
+    _cmp_competency,
+    _cmp_hd,
+):
+    UI_MATRIX.update(_cmp.UI_ROWS)
+    WATCHED.extend(_cmp.WATCHED)
 
 
 def _names(patterns: list[Any]) -> set[str]:

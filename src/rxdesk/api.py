@@ -188,6 +188,15 @@ def _add_routers() -> None:
     from rxdesk.claims.api_pa import router as claims_pa_router
     from rxdesk.claims.api_plans import router as claims_plans_router
     from rxdesk.claims.api_reports import router as claims_reports_router
+    from rxdesk.compounding import (
+        api_bud,
+        api_calc,
+        api_cleanroom,
+        api_competency,
+        api_formulas,
+        api_hd,
+        api_records,
+    )
     from rxdesk.controlled import (
         api_audits,
         api_disposal,
@@ -226,6 +235,16 @@ def _add_routers() -> None:
     api.add_router("/claims", claims_reports_router)
     for controlled in (api_ledger, api_orders, api_inventories, api_audits, api_disposal, api_pmp):
         api.add_router("/controlled", controlled.router)
+    for compounding in (
+        api_bud,
+        api_calc,
+        api_formulas,
+        api_records,
+        api_cleanroom,
+        api_competency,
+        api_hd,
+    ):
+        api.add_router("/compounding", compounding.router)
 
 
 _add_routers()

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "rxdesk.pos",
     "rxdesk.claims",
     "rxdesk.controlled",
+    "rxdesk.compounding",
 ]
 
 MIDDLEWARE = [

@@ -13,5 +13,6 @@ urlpatterns = [
     path("screening/", include("rxdesk.screening.urls")),
     path("claims/", include("rxdesk.claims.urls")),
     path("controlled/", include("rxdesk.controlled.urls")),
+    path("compounding/", include("rxdesk.compounding.urls")),
     path("api/v1/", api.urls),
 ]

@@ -365,3 +365,12 @@ def seed_cmea(
         return True, cmea.product_base_mg(rows)
     except cmea.CmeaError:
         return True, None
+
+
+# For USP <800> handling (rxdesk.compounding.hd): the antineoplastics above, and the matcher.
+ANTINEOPLASTICS = _ANTINEOPLASTICS
+
+
+def listed(substance: str, names: frozenset[str]) -> bool:
+    """Whether ``substance`` is ``names``'s entry or begins with one (see ``_listed``)."""
+    return _listed(substance, names)

@@ -82,6 +82,15 @@ class Cap(StrEnum):
     CS_SIGNOFF = "cs.signoff"
     CS_PMP = "cs.pmp"
     CS_SIGNALS = "cs.signals"
+    COMPOUNDING_VIEW = "compounding.view"
+    COMPOUNDING_MAKE = "compounding.make"
+    COMPOUNDING_VERIFY = "compounding.verify"
+    COMPOUNDING_FORMULA = "compounding.formula"
+    COMPOUNDING_APPROVE = "compounding.approve"
+    COMPOUNDING_MONITOR = "compounding.monitor"
+    COMPOUNDING_CORRECT = "compounding.correct"
+    COMPOUNDING_COMPETENCY = "compounding.competency"
+    COMPOUNDING_FACILITY = "compounding.facility"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -136,6 +145,22 @@ _CS_PHARMACIST = _CS_TECH | {
     Cap.CS_PMP,
 }
 _CS_PIC = _CS_PHARMACIST | {Cap.CS_INVENTORY_SIGN, Cap.CS_SIGNALS}
+# Compounding (USP <795>/<797>/<800>). Technicians compound under supervision and log the
+# cleanroom's samples, readings and cleaning; a pharmacist verifies preparations, drafts
+# master formulas, closes corrective actions and evaluates staff competency; the
+# pharmacist-in-charge (the designated person) approves formulas and assessments of risk
+# and keeps the rooms, PECs, certifications and the site's limits. The auditor reads.
+_COMPOUNDING_TECH = {Cap.COMPOUNDING_VIEW, Cap.COMPOUNDING_MAKE, Cap.COMPOUNDING_MONITOR}
+_COMPOUNDING_PHARMACIST = _COMPOUNDING_TECH | {
+    Cap.COMPOUNDING_VERIFY,
+    Cap.COMPOUNDING_FORMULA,
+    Cap.COMPOUNDING_CORRECT,
+    Cap.COMPOUNDING_COMPETENCY,
+}
+_COMPOUNDING_PIC = _COMPOUNDING_PHARMACIST | {
+    Cap.COMPOUNDING_APPROVE,
+    Cap.COMPOUNDING_FACILITY,
+}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
 _CATALOG_READ = {Cap.CATALOG_VIEW}
 # Stock work every technician does: receive, order, count, transfer, return, log fridges.
@@ -161,6 +186,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _COUNTER
         | _CLAIMS_WORK
         | _CS_TECH
+        | _COMPOUNDING_TECH
         | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
     ),
     # A trainee types patients, fills, counts and logs temperatures under supervision, but
@@ -193,6 +219,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _STOCK_WORK
         | _STOCK_CONTROL
         | _CS_PHARMACIST
+        | _COMPOUNDING_PHARMACIST
         # Approving count adjustments and releasing quarantined stock is a pharmacist's call.
         | {Cap.SITE_VIEW, Cap.TOKEN_CREATE, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
     ),
@@ -210,6 +237,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _STOCK_WORK
         | _STOCK_CONTROL
         | _CS_PIC
+        | _COMPOUNDING_PIC
         | {
             Cap.STOCK_DISPENSE,
             Cap.INVENTORY_APPROVE,
@@ -242,6 +270,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.CLAIMS_REPORT,
             Cap.CS_VIEW,
             Cap.CS_SIGNALS,
+            Cap.COMPOUNDING_VIEW,
             Cap.POS_REPORT,
             Cap.POS_PSE_LOG,
             Cap.INVENTORY_VIEW,
@@ -280,6 +309,7 @@ CREDENTIALED: frozenset[Cap] = frozenset(
     | {Cap.CLAIMS_BILL, Cap.CLAIMS_PROCEED}
     | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
     | {Cap.CS_WITNESS, Cap.CS_DESTROY, Cap.CS_WASTE, Cap.CS_SIGNOFF, Cap.CS_INVENTORY_SIGN}
+    | {Cap.COMPOUNDING_MAKE, Cap.COMPOUNDING_VERIFY, Cap.COMPOUNDING_APPROVE}
 )
 
 

@@ -29,11 +29,18 @@ class MoveReason(models.TextChoices):
     VENDOR_RETURN = "vendor_return", "Returned to vendor / reverse distributor"
     WASTE = "waste", "Waste or damage"
     OPENING = "opening", "Opening balance"
+    COMPOUND = "compound", "Used in compounding"
 
 
 # Reasons that move stock out of the pharmacy and may never exceed what is on hand.
 OUTGOING = frozenset(
-    {MoveReason.DISPENSE, MoveReason.TRANSFER_OUT, MoveReason.VENDOR_RETURN, MoveReason.WASTE}
+    {
+        MoveReason.DISPENSE,
+        MoveReason.TRANSFER_OUT,
+        MoveReason.VENDOR_RETURN,
+        MoveReason.WASTE,
+        MoveReason.COMPOUND,
+    }
 )
 INCOMING = frozenset(
     {

@@ -1,0 +1,7 @@
+"""Workstation pages of compounding: calc. Parse, call, render."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
