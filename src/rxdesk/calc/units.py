@@ -8,25 +8,45 @@ US units it knows the pharmacy counts and activities a formula or an order is wr
 - ``unit`` (USP units of activity: heparin, insulin), a dimension of its own;
 - ``mEq`` and ``mmol`` of an ion: milliequivalents are their own dimension (converting to
   mass needs the salt's molecular weight and valence: rxdesk.calc.pharmmath);
-- ``mcg`` for micrograms, as pharmacists write it.
+- ``mcg`` for micrograms, as pharmacists write it;
+- ``gtt`` (``drop``): a drop of an IV set, a dimension of its own, because a drop's volume is
+  the set's drop factor (10, 15, 20 or 60 gtt/mL), never a constant;
+- ``Osm`` (osmole; ``mOsm`` with pint's prefixes): osmotically active particles;
+- ``textbook_pound`` (``lb_2_2``): the 2.2 lb = 1 kg convention of pharmacy exams and many
+  dosing charts (reference identifiers-labels-math.md §6.8); ``lb`` is the exact avoirdupois
+  pound (0.45359237 kg).
 
 Pure: no Django. :func:`quantity` raises :class:`UnitError` naming the field on a unit it
 does not know or a value that is not a number."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from functools import lru_cache
 from typing import Any
 
 import pint
 
 ureg: Any = pint.UnitRegistry(non_int_type=Decimal, autoconvert_offset_to_baseunit=True)
-ureg.define("each = [count] = ea = tablet = capsule = syringe = bag = vial = suppository = troche")
+# Pint's own "bag" is a bag of cement (a weight); ours is a count, replacing it on purpose:
+# silence pint's "Redefining" notice for this one definition.
+_pint_log = logging.getLogger("pint.util")
+_pint_level = _pint_log.level
+_pint_log.setLevel(logging.ERROR)
+try:
+    ureg.define(
+        "each = [count] = ea = tablet = capsule = syringe = bag = vial = suppository = troche"
+    )
+finally:
+    _pint_log.setLevel(_pint_level)
 ureg.define("usp_unit = [activity] = unit = units = USP_unit")
 ureg.define("milliequivalent = [charge_equivalent] = mEq = meq")
 ureg.define("mcg = microgram")
+ureg.define("drop = [drop] = gtt = drops")
+ureg.define("osmole = [osmotic_amount] = Osm = osmol")
+ureg.define("textbook_pound = kilogram / 2.2 = lb_2_2")
 Quantity = ureg.Quantity
 
 # NCPDP billing units (the stock ledger's) and the pint unit each is counted in.
@@ -52,14 +72,7 @@ def unit_of(text: str, *, field: str = "unit") -> Any:
         raise UnitError("Give the unit (mg, g, mL, each…).", field=field)
     try:
         return _unit(cleaned)
-    except (
-        pint.UndefinedUnitError,
-        pint.errors.DefinitionSyntaxError,
-        AttributeError,
-        TypeError,
-        ValueError,
-        AssertionError,
-    ) as exc:
+    except Exception as exc:  # pint's parser raises many kinds on hostile text: all are "unknown"
         raise UnitError(f"{cleaned!r} is not a unit rxdesk knows.", field=field) from exc
 
 
@@ -125,8 +138,15 @@ def billing_quantity(
 
 
 def rounded(value: Decimal, places: int = 4) -> Decimal:
-    """Half-up rounding for display (Python's round() is half-even)."""
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    """Half-up rounding for display (Python's round() is half-even). Works for any finite
+    magnitude: the precision is widened so that quantize never fails on a large number."""
+    value = Decimal(value)
+    if not value.is_finite():
+        raise UnitError("Give a finite number.", field="value")
+    digits = max(value.adjusted(), 0) + places + 2
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, digits)
+        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def show(value: Decimal, unit: str = "", places: int = 4) -> str:

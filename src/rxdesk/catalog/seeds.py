@@ -369,6 +369,7 @@ def seed_cmea(
 
 # For USP <800> handling (rxdesk.compounding.hd): the antineoplastics above, and the matcher.
 ANTINEOPLASTICS = _ANTINEOPLASTICS
+HORMONAL_ANTINEOPLASTICS = _HORMONAL_ANTINEOPLASTICS
 
 
 def listed(substance: str, names: frozenset[str]) -> bool:

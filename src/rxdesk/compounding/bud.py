@@ -21,7 +21,11 @@ The clock starts at the date and time of compounding. Every BUD is capped by the
 expiration of any component (a component is good through its expiration date, so the cap is
 the end of that day in the preparation's time zone) and by a stability limit when the
 formula's reference gives a shorter one. A combination the chapters do not allow raises
-:class:`BudNotAllowed`, naming the field to change."""
+:class:`BudNotAllowed`, naming the field to change.
+
+Hours and days are elapsed time: the arithmetic is done in UTC and the answer is given back
+in the preparation's own time zone, so a 12-hour BUD is 12 hours even across a daylight
+saving change (wall-clock arithmetic would give 13 in November)."""
 
 from __future__ import annotations
 
@@ -153,18 +157,44 @@ def beyond_use(given: BudInput) -> Bud:
         raise BudNotAllowed(
             "Give the preparation time with its time-zone offset.", field="prepared_at"
         )
+    if not EARLIEST_YEAR <= prepared.year <= LATEST_YEAR:
+        raise BudNotAllowed(
+            f"The preparation time must fall between {EARLIEST_YEAR} and {LATEST_YEAR}.",
+            field="prepared_at",
+        )
     if given.storage not in STORAGES:
         raise BudNotAllowed(f"Storage must be one of {', '.join(STORAGES)}.", field="storage")
     if given.type == NONSTERILE:
-        limit, rule = _nonsterile(given)
+        span, rule = _nonsterile(given)
     elif given.type == STERILE:
-        limit, rule = _sterile(given)
+        span, rule = _sterile(given)
     else:
         raise BudNotAllowed("Type must be nonsterile or sterile.", field="type")
-    return _capped(given, limit, rule)
+    return _capped(given, span, rule)
 
 
-def _nonsterile(given: BudInput) -> tuple[dt.datetime, str]:
+# Sane bounds for a preparation time: keeps the date arithmetic far from datetime's limits.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+# Longer than any table limit (180 days): a stability limit beyond it never binds.
+_LONGEST = dt.timedelta(days=366)
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def _later(start: dt.datetime, span: dt.timedelta) -> dt.datetime:
+    """``start`` plus elapsed ``span``, in ``start``'s time zone (UTC arithmetic)."""
+    return (start.astimezone(dt.UTC) + span).astimezone(start.tzinfo)
+
+
+def _nonsterile(given: BudInput) -> tuple[dt.timedelta, str]:
+    if given.category not in (None, "", NONSTERILE):
+        raise BudNotAllowed(
+            "A nonsterile preparation has no sterile category; leave the category out "
+            "(or make it as a sterile preparation).",
+            field="category",
+        )
     if given.preparation not in PREPARATIONS:
         raise BudNotAllowed(
             "A nonsterile preparation needs its kind: aqueous, nonaqueous-oral-liquid or "
@@ -180,13 +210,12 @@ def _nonsterile(given: BudInput) -> tuple[dt.datetime, str]:
             f"{allowed}; {_STORAGE_WORDS[given.storage]} storage has no beyond-use date.",
             field="storage",
         )
-    rule = (
-        f"USP <795> Table 4: {row}, {_STORAGE_WORDS[given.storage]}: {days} days from compounding"
-    )
-    return given.prepared_at + dt.timedelta(days=days), rule
+    where = _STORAGE_WORDS[given.storage]
+    rule = f"USP <795> Table 4: {row}, {where}: {_count(days, 'day')} from compounding"
+    return dt.timedelta(days=days), rule
 
 
-def _sterile(given: BudInput) -> tuple[dt.datetime, str]:
+def _sterile(given: BudInput) -> tuple[dt.timedelta, str]:
     category, storage = given.category, given.storage
     where = _STORAGE_WORDS[storage]
     if category not in CATEGORIES:
@@ -211,7 +240,7 @@ def _sterile(given: BudInput) -> tuple[dt.datetime, str]:
             "USP <797> immediate use: administration begins within 4 hours of the start "
             "of preparation"
         )
-        return given.prepared_at + dt.timedelta(hours=IMMEDIATE_USE_HOURS), rule
+        return dt.timedelta(hours=IMMEDIATE_USE_HOURS), rule
     if category == "1":
         if storage not in _CATEGORY_1_HOURS:
             raise BudNotAllowed(
@@ -220,15 +249,18 @@ def _sterile(given: BudInput) -> tuple[dt.datetime, str]:
                 field="storage",
             )
         hours = _CATEGORY_1_HOURS[storage]
-        rule = f"USP <797> Category 1 (Table 12), {where}: {hours} hours from compounding"
-        return given.prepared_at + dt.timedelta(hours=hours), rule
+        rule = f"USP <797> Category 1 (Table 12), {where}: {_count(hours, 'hour')} from compounding"
+        return dt.timedelta(hours=hours), rule
     if category == "2":
         tested = given.sterility_tested
         components = given.sterile_starting_components if given.aseptic and not tested else None
         row, days_by_storage = _CATEGORY_2[(given.aseptic, tested, components)]
         days = days_by_storage[storage]
-        rule = f"USP <797> Category 2 (Table 13): {row}, {where}: {days} days from compounding"
-        return given.prepared_at + dt.timedelta(days=days), rule
+        rule = (
+            f"USP <797> Category 2 (Table 13): {row}, {where}: {_count(days, 'day')} "
+            "from compounding"
+        )
+        return dt.timedelta(days=days), rule
     if not given.sterility_tested:
         raise BudNotAllowed(
             "A Category 3 preparation must pass sterility testing (USP <71>); untested, "
@@ -237,40 +269,48 @@ def _sterile(given: BudInput) -> tuple[dt.datetime, str]:
         )
     row, days_by_storage = _CATEGORY_3[given.aseptic]
     days = days_by_storage[storage]
-    rule = f"USP <797> Category 3 (Table 14): {row}, {where}: {days} days from compounding"
-    return given.prepared_at + dt.timedelta(days=days), rule
+    rule = (
+        f"USP <797> Category 3 (Table 14): {row}, {where}: {_count(days, 'day')} from compounding"
+    )
+    return dt.timedelta(days=days), rule
 
 
-def _capped(given: BudInput, limit: dt.datetime, rule: str) -> Bud:
+def _capped(given: BudInput, span: dt.timedelta, rule: str) -> Bud:
+    """The table limit capped by the stability limit and the earliest component expiry;
+    the rule names only the limit that binds (a tie goes to the table)."""
     prepared = given.prepared_at
     tz = prepared.tzinfo
-    bud, by_component, by_stability = limit, False, False
+    limit = _later(prepared, span)
+    bud, by_component, by_stability, because = limit, False, False, ""
     if given.stability_days is not None:
         if given.stability_days < 1:
             raise BudNotAllowed("A stability limit is at least one day.", field="stability_days")
-        stable = prepared + dt.timedelta(days=given.stability_days)
-        if stable < bud:
-            bud, by_stability = stable, True
-            rule += f"; limited by stability data to {given.stability_days} days"
+        stable_span = dt.timedelta(days=min(given.stability_days, _LONGEST.days))
+        if stable_span < span:
+            bud, by_stability = _later(prepared, stable_span), True
+            because = f"; limited by stability data to {_count(given.stability_days, 'day')}"
     if given.component_expirations:
         earliest = min(given.component_expirations)
-        if earliest < prepared.date():
-            raise BudNotAllowed(
-                f"A component expired on {earliest.isoformat()}, before the preparation; "
-                "use an in-date lot.",
-                field="component_expirations",
-            )
-        end_of_day = dt.datetime.combine(earliest, dt.time(23, 59), tzinfo=tz)
-        if end_of_day < bud:
-            bud, by_component, by_stability = end_of_day, True, False
-            rule += f"; limited by the earliest component expiry, {earliest.isoformat()}"
+        # A component is good through its expiration date: the cap is that day's end.
+        # Compared as dates first, so a far-future expiry (9999-12-31) never overflows.
+        if earliest <= bud.date():
+            end_of_day = dt.datetime.combine(earliest, dt.time(23, 59), tzinfo=tz)
+            if end_of_day.astimezone(dt.UTC) <= prepared.astimezone(dt.UTC):
+                raise BudNotAllowed(
+                    f"A component expired on {earliest.isoformat()}, before the preparation; "
+                    "use an in-date lot.",
+                    field="component_expirations",
+                )
+            if end_of_day.astimezone(dt.UTC) < bud.astimezone(dt.UTC):
+                bud, by_component, by_stability = end_of_day, True, False
+                because = f"; limited by the earliest component expiry, {earliest.isoformat()}"
     return Bud(
         beyond_use=bud,
-        rule=rule,
+        rule=rule + because,
         limited_by_component=by_component,
         limited_by_stability=by_stability,
         table_limit=limit,
-        shows_time=bud - prepared <= SHOW_TIME_WITHIN,
+        shows_time=bud.astimezone(dt.UTC) - prepared.astimezone(dt.UTC) <= SHOW_TIME_WITHIN,
     )
 
 
@@ -312,27 +352,49 @@ def in_use_until(
 ) -> InUse:
     """Until when an opened source container may still be used. An ampule, or a
     single-dose container entered outside ISO 5 where the limit is 0, is good only at the
-    moment it is opened."""
+    moment it is opened. The manufacturer's labeling may shorten a limit, never lengthen
+    one a site made stricter than USP; an expiry caps everything."""
     limits = limits or InUseLimits()
-    if opened_at.tzinfo is None:
+    if opened_at.tzinfo is None or opened_at.utcoffset() is None:
         raise BudNotAllowed("Give when it was opened with its time-zone offset.", field="opened_at")
+    if not EARLIEST_YEAR <= opened_at.year <= LATEST_YEAR:
+        raise BudNotAllowed(
+            f"The time opened must fall between {EARLIEST_YEAR} and {LATEST_YEAR}.",
+            field="opened_at",
+        )
+    if label_hours is not None and not 0 <= label_hours <= MAX_LABEL_HOURS:
+        raise BudNotAllowed(
+            f"The labeling's hours are 0 to {MAX_LABEL_HOURS}.", field="label_hours"
+        )
+    if label_days is not None and not 1 <= label_days <= MAX_LABEL_DAYS:
+        raise BudNotAllowed(f"The labeling's days are 1 to {MAX_LABEL_DAYS}.", field="label_days")
     if container == AMPULE:
         until, rule = opened_at, "An opened ampule is never stored: use at once, discard the rest"
     elif container == SINGLE_DOSE:
         hours = limits.single_dose_iso5_hours if in_iso5 else limits.single_dose_outside_iso5_hours
+        by_label = label_hours is not None and label_hours < hours
         if label_hours is not None:
             hours = min(hours, label_hours)
-        until = opened_at + dt.timedelta(hours=hours)
+        until = _later(opened_at, dt.timedelta(hours=hours))
         where = "in ISO 5 air" if in_iso5 else "outside ISO 5 air"
+        source = " (labeling)" if by_label else ""
         rule = (
-            f"Single-dose container entered {where}: {hours} hours after first puncture"
+            f"Single-dose container entered {where}: {_count(hours, 'hour')} after first "
+            f"puncture{source}"
             if hours
-            else f"Single-dose container entered {where}: use at once, discard the rest"
+            else f"Single-dose container entered {where}: use at once, discard the rest{source}"
         )
     elif container == MULTIPLE_DOSE:
-        days = limits.multiple_dose_days if label_days is None else label_days
-        until = opened_at + dt.timedelta(days=days)
-        rule = f"Multiple-dose container: {days} days after first entry"
+        days = limits.multiple_dose_days
+        source = ""
+        if label_days is not None:
+            # USP: 28 days unless the manufacturer says otherwise; a site stricter than USP
+            # keeps its own limit even when the labeling allows longer.
+            stricter = limits.multiple_dose_days < InUseLimits().multiple_dose_days
+            days = min(label_days, days) if stricter else label_days
+            source = " (labeling)" if days == label_days else ""
+        until = _later(opened_at, dt.timedelta(days=days))
+        rule = f"Multiple-dose container: {_count(days, 'day')} after first entry{source}"
     elif container == PHARMACY_BULK:
         if not in_iso5:
             raise BudNotAllowed(
@@ -344,15 +406,31 @@ def in_use_until(
                 "penetration.",
                 field="label_hours",
             )
-        until = opened_at + dt.timedelta(hours=label_hours)
-        rule = f"Pharmacy bulk package: {label_hours} hours after first penetration (labeling)"
+        until = _later(opened_at, dt.timedelta(hours=label_hours))
+        rule = (
+            f"Pharmacy bulk package: {_count(label_hours, 'hour')} after first penetration "
+            "(labeling)"
+        )
     else:
         raise BudNotAllowed(
             "Container must be single-dose, ampule, multiple-dose or pharmacy-bulk.",
             field="container",
         )
-    if expiry is not None:
+    if expiry is not None and expiry <= until.date():
+        # Good through the expiration date: the cap is that day's end.
         end = dt.datetime.combine(expiry, dt.time(23, 59), tzinfo=opened_at.tzinfo)
-        if end < until:
+        if end.astimezone(dt.UTC) < opened_at.astimezone(dt.UTC):
+            raise BudNotAllowed(
+                f"The container expired on {expiry.isoformat()}, before it was opened; do not "
+                "use it.",
+                field="expiry",
+            )
+        if end.astimezone(dt.UTC) < until.astimezone(dt.UTC):
             until, rule = end, rule + f"; limited by the expiry, {expiry.isoformat()}"
     return InUse(until=until, rule=rule)
+
+
+# Bounds of a labeling's in-use time: a pharmacy bulk package states hours; a multiple-dose
+# vial days. Beyond these it is a typing error.
+MAX_LABEL_HOURS = 24 * 7
+MAX_LABEL_DAYS = 365

@@ -40,6 +40,18 @@ LABELS = {
     CLEANING: "cleaning and disinfecting competency",
     HD_TRAINING: "hazardous drug handling training (USP <800>)",
 }
+# The order the board shows them in: sterile first, then nonsterile, cleaning, HD.
+KINDS = (
+    DIDACTIC_STERILE,
+    GARBING_GFT,
+    MEDIA_FILL,
+    DIDACTIC_NONSTERILE,
+    GARBING_NONSTERILE,
+    CLEANING,
+    HD_TRAINING,
+)
+# The categories a person may be cleared for, least to most demanding.
+CATEGORIES = ("nonsterile", "immediate-use", "1", "2", "3")
 INITIAL_GFT_PASSES = 3
 INITIAL_GFT_MAX_CFU = 0
 ONGOING_GFT_MAX_CFU = 3
@@ -112,6 +124,20 @@ def requirements(category: str, *, hazardous: bool = False) -> list[Requirement]
     if hazardous:
         needed.append(Requirement(HD_TRAINING, 12))
     return needed
+
+
+def months_for(kind: str, category: str) -> int:
+    """How often an evaluation of ``kind`` is due at a pharmacy whose most demanding
+    preparations are of ``category``: as the category requires it, else fingertip sampling
+    and media fill every 6 months (3 for Category 3) and the rest every 12 months."""
+    if kind not in LABELS:
+        raise ValueError(f"unknown kind {kind!r}")
+    for need in requirements(category, hazardous=True):
+        if need.kind == kind:
+            return need.months
+    if kind in (GARBING_GFT, MEDIA_FILL):
+        return 3 if category == "3" else 6
+    return 12
 
 
 def standing(

@@ -15,6 +15,14 @@ from dataclasses import dataclass
 from rxdesk.catalog import seeds
 
 FULL, ASSESSMENT = "full containment", "assessment of risk"
+LEVELS = (FULL, ASSESSMENT)
+
+# <800> calls "antineoplastic" the antineoplastics of NIOSH Table 1. The 2016 list put the
+# hormonal antineoplastics (tamoxifen, megestrol, the aromatase inhibitors…) in Table 1;
+# whether the 2024 list moved some of them to Table 2 is not settled (reference §5.7), so
+# they count here: compounding with them asks for full containment, the safer reading.
+# (Private in the catalog's seeds today; see the helper's report.)
+ANTINEOPLASTIC_NAMES: frozenset[str] = seeds.ANTINEOPLASTICS | seeds.HORMONAL_ANTINEOPLASTICS
 
 
 @dataclass(frozen=True)
@@ -26,9 +34,10 @@ class HdIngredient:
 
 
 def is_antineoplastic(substances: str) -> bool:
-    """Whether any of the substances is on rxdesk's antineoplastic seed list."""
+    """Whether any of the substances is an antineoplastic (NIOSH Table 1 sense, hormonal
+    antineoplastics included)."""
     names = seeds.substances_of(substances)
-    return any(seeds.listed(n, seeds.ANTINEOPLASTICS) for n in names)
+    return any(seeds.listed(n, ANTINEOPLASTIC_NAMES) for n in names)
 
 
 def handling(ingredients: Iterable[HdIngredient]) -> str | None:
@@ -41,8 +50,13 @@ def handling(ingredients: Iterable[HdIngredient]) -> str | None:
     return ASSESSMENT
 
 
-def requirements(*, sterile: bool, level: str) -> list[str]:
-    """What the compounding record lists for the people and the room, in order."""
+def requirements(*, sterile: bool, level: str | None) -> list[str]:
+    """What the compounding record lists for the people and the room, in order; nothing
+    when nothing is hazardous (``level`` None, as :func:`handling` answers)."""
+    if level is None:
+        return []
+    if level not in LEVELS:
+        raise ValueError(f"Unknown hazardous-drug handling level {level!r}")
     room = (
         "C-PEC: Class II or III biological safety cabinet or compounding aseptic containment "
         "isolator, externally vented, in a C-SEC: ISO 7 buffer room at −0.01 to −0.03 in. w.c. "
@@ -85,3 +99,45 @@ STORAGE = [
     "risk allows",
     "Never in automated counting or packaging machines (antineoplastic tablets and capsules)",
 ]
+
+
+# --- Assessments of risk (<800>, reference §5.2) ----------------------------------------------
+
+# What is done with the drug, as an assessment of risk names it. Only the first two leave a
+# final dosage form as it came: the one thing an antineoplastic may be under an AoR for.
+COUNT, INTACT = "count-repackage", "dispense-intact"
+MANIPULATIONS: dict[str, str] = {
+    COUNT: "Count or repackage the final dosage form",
+    INTACT: "Dispense intact (unit of use, sealed package)",
+    "crush-split": "Crush, split, cut or open tablets or capsules",
+    "reconstitute-dilute": "Reconstitute, dilute or draw up",
+    "compound-nonsterile": "Compound nonsterile (weigh, mix, levigate)",
+    "compound-sterile": "Compound sterile (aseptic manipulation)",
+    "administer": "Administer",
+}
+FINAL_FORM_ONLY = frozenset({COUNT, INTACT})
+
+
+def assessment_refusal(*, substances: str, bulk: bool, manipulation: str) -> str | None:
+    """Why <800> allows no assessment of risk for this drug and handling (``None`` when
+    one is allowed): every hazardous API, and an antineoplastic manipulated beyond counting
+    or repackaging its final dosage form, must follow all of <800>'s containment."""
+    if bulk:
+        return (
+            "A hazardous active pharmaceutical ingredient (bulk) is always handled with full "
+            "containment (USP <800>); an assessment of risk cannot replace it."
+        )
+    if is_antineoplastic(substances) and manipulation not in FINAL_FORM_ONLY:
+        return (
+            "An antineoplastic that is manipulated (anything but counting or repackaging the "
+            "final dosage form) needs full containment under USP <800>; an assessment of risk "
+            "cannot replace it."
+        )
+    return None
+
+
+# Handlings that are compounding: an assessment of risk for one of these covers making a
+# preparation with the drug; one for counting or administering does not.
+COMPOUNDING_MANIPULATIONS = frozenset(
+    {"crush-split", "reconstitute-dilute", "compound-nonsterile", "compound-sterile"}
+)

@@ -168,6 +168,9 @@ class Certification(models.Model):
     certifier = models.CharField(max_length=120)
     report_reference = models.CharField(max_length=80, blank=True)
     note = models.CharField(max_length=500, blank=True)
+    corrective_action = models.ForeignKey(
+        CorrectiveAction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
 
@@ -234,6 +237,7 @@ class PressureReading(models.Model):
         CorrectiveAction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -257,6 +261,7 @@ class RoomConditions(models.Model):
         CorrectiveAction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
