@@ -1,6 +1,13 @@
 """The app boots, the demo loads through the services, and its audit chain verifies."""
 
 from rxdesk.catalog.models import Product
+from rxdesk.compounding.models import (
+    CompetencyResult,
+    CompoundingRecord,
+    CorrectiveAction,
+    MasterFormula,
+    RiskAssessment,
+)
 from rxdesk.controlled.models import (
     CsInventory,
     DailyLogSignoff,
@@ -34,8 +41,9 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     [report] = audit_verify()
     assert report.intact and report.events > 50
     # every demo lot is on a shelf, the ledger agrees with itself, a few fills went out
-    # ... plus the Schedule II safe's opening lot and the lot its CSOS delivery brought
-    lots = sum(len(rows) for _, _, rows in STOCK) + 2
+    # ... plus the Schedule II safe's opening lot and the lot its CSOS delivery brought,
+    # and the compounding components' three lots (rxdesk.compounding.demo)
+    lots = sum(len(rows) for _, _, rows in STOCK) + 2 + 3
     assert StockBalance.objects.filter(site=site).count() == lots
     assert StockMove.objects.filter(site=site, reason="dispense").count() >= 4
     assert ledger_verify(site_id=site.pk) == (lots, [])
@@ -48,6 +56,23 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert Investigation.objects.get(site=site).variance == -2
     assert DailyLogSignoff.objects.filter(site=site).count() == 2
     assert PmpSubmission.objects.filter(site=site).count() == 1
+    # compounding (rxdesk.compounding.demo): two approved formulas, a cream verified and
+    # labeled, a vancomycin bag waiting for the pharmacist, its components taken from stock,
+    # a surface sample over its action level with its corrective action open, competency on
+    # file, an assessment of risk
+    assert set(MasterFormula.objects.filter(site=site).values_list("code", "status")) == {
+        ("HC1CR", "approved"),
+        ("VANC1G", "approved"),
+    }
+    records = dict(
+        CompoundingRecord.objects.filter(site=site).values_list("formula__code", "status")
+    )
+    assert records == {"HC1CR": "verified", "VANC1G": "awaiting_verification"}
+    assert CompoundingRecord.objects.get(formula__code="HC1CR").label_printed_at is not None
+    assert StockMove.objects.filter(site=site, reason="compound").count() == 3
+    assert CorrectiveAction.objects.filter(site=site, closed_at__isnull=True).count() == 1
+    assert CompetencyResult.objects.filter(site=site).count() == 16
+    assert RiskAssessment.objects.filter(site=site, active=True).count() == 1
     # every demo prescription was taken in, plus one transferred in and the counter's new
     # one (rxdesk.pos.demo: Chen's atorvastatin; Garcia's amlodipine is refilled, not
     # written twice); one went out; and clinical screening's four (rxdesk.screening.demo)

@@ -15,6 +15,7 @@ from django.db import transaction
 from rxdesk.catalog.models import ApplicationProduct, ImportRun, Product
 from rxdesk.catalog.services import catalog_import_ndc, catalog_import_te
 from rxdesk.claims.demo import demo_claims_load
+from rxdesk.compounding.demo import demo_compounding_load
 from rxdesk.controlled.demo import demo_controlled_load
 from rxdesk.core.choices import Certification, PracticeSetting, Role
 from rxdesk.core.identifiers import dea_check_digit, npi_check_digit
@@ -149,6 +150,7 @@ def _demo_load() -> Site:
         demo_screening_load(existing)
         demo_claims_load(existing)
         demo_controlled_load(existing)
+        demo_compounding_load(existing)
         return existing
     with transaction.atomic():
         site = _site()
@@ -216,6 +218,7 @@ def _demo_load() -> Site:
         demo_screening_load(site)
         demo_claims_load(site)
         demo_controlled_load(site)
+        demo_compounding_load(site)
         return site
 
 

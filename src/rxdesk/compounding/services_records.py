@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from rxdesk.calc import units
 from rxdesk.calc.units import Step, UnitError
-from rxdesk.compounding import bud, hd, labels
+from rxdesk.compounding import bud, labels, queries_hd
 from rxdesk.compounding import queries_records as queries
 from rxdesk.compounding.choices import (
     STERILE_CATEGORIES,
@@ -401,22 +401,14 @@ def _bud(
         ) from None
 
 
-def _hd_requirements(formula: MasterFormula, ingredients: list[FormulaIngredient]) -> list[str]:
+def _hd_requirements(
+    formula: MasterFormula, ingredients: list[FormulaIngredient], today: dt.date
+) -> list[str]:
+    """What the record keeps of USP <800>: the containment and PPE the formula's hazardous
+    ingredients need, and the assessments of risk relied on (rxdesk.compounding.queries_hd)."""
     if not formula.hazardous:
         return []
-    level = hd.handling(
-        hd.HdIngredient(
-            name=i.name,
-            substances=i.product.substances,
-            hazardous=i.product.hazardous,
-            bulk="BULK" in (i.product.product_type or "").upper(),
-        )
-        for i in ingredients
-        if i.product is not None
-    )
-    # The formula is marked hazardous even where no stocked product carries the flag:
-    # handle it with full containment rather than guess an assessment of risk.
-    return hd.requirements(sterile=formula.category in STERILE_CATEGORIES, level=level or hd.FULL)
+    return queries_hd.hd_profile(formula, today=today, ingredients=ingredients).record_lines()
 
 
 def _next_lot_number(site: Site, day: dt.date) -> str:
@@ -579,7 +571,7 @@ def record_start(
                 "room": where_room,
                 "control": where_control,
                 "hazardous": formula.hazardous,
-                "hd_requirements": _hd_requirements(formula, ingredients),
+                "hd_requirements": _hd_requirements(formula, ingredients, today),
                 "calculations": [s.as_dict() for s in steps],
                 "compounded_by": person,
                 "compounded_by_name": person.display_name[:150],
