@@ -37,6 +37,7 @@ def main() -> None:
         catalog_import_bench,
         catalog_search_bench,
         claims_bench,
+        compounding_bench,
         controlled_bench,
         fill_bench,
         ledger_bench,
@@ -63,6 +64,7 @@ def main() -> None:
         ncpdp_bench,
         claims_bench,
         controlled_bench,
+        compounding_bench,
     )
     # `python -m bench recall search` runs only those (a module's name without "_bench").
     chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]
