@@ -259,17 +259,18 @@ def _build() -> dict[str, Any]:
                 name=name,
                 generic_name=name,
             )
+            labeler, code = ndc.split("-")
             return Package.objects.create(
-                ndc11=ndc.replace("-", "") + "01",
-                ndc10=f"{ndc}-01",
+                ndc11=f"{labeler}0{code}01",
+                ndc10=f"{labeler}-{code}-01",
                 product=p,
                 description=name,
                 billing_unit=unit,
                 package_quantity=Decimal(size),
             )
 
-        vanco = product("89000-0001", "Vancomycin 1 g vial", "EA", "10")
-        saline = product("89000-0002", "Sodium chloride 0.9 %", "ML", "250")
+        vanco = product("89000-001", "Vancomycin 1 g vial", "EA", "10")
+        saline = product("89000-002", "Sodium chloride 0.9 %", "ML", "250")
         for package, per_lot in ((vanco, 100), (saline, 25_000)):
             for n in range(3):
                 lot = ledger.lot_get_or_create(
