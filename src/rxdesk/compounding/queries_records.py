@@ -7,11 +7,12 @@ and rxdesk.compounding.services_records.record_start posts."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_UP, Decimal
 
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from rxdesk.calc import units
 from rxdesk.calc.units import UnitError
@@ -28,12 +29,13 @@ from rxdesk.compounding.models import (
     QualityCheck,
     RecordComponent,
 )
-from rxdesk.core.capabilities import ROLE_CAPABILITIES, Cap
+from rxdesk.core.capabilities import ROLE_CAPABILITIES, Cap, has
 from rxdesk.core.errors import Invalid, NotFound
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import authorize
 from rxdesk.inventory import ledger
 from rxdesk.inventory.models import Lot, StockBalance
+from rxdesk.inventory.seams import LotUse
 
 MAX_ID = 2**63 - 1
 STOCK_QUANTUM = Decimal("0.001")  # the ledger's: billing units to three decimals
@@ -441,3 +443,29 @@ def records_using_lot(lot: Lot, *, site: Site | None = None) -> QuerySet[Compoun
     if site is not None:
         qs = qs.filter(site=site)
     return qs.distinct().select_related("formula", "site").order_by("-prepared_at", "-pk")
+
+
+def recall_uses(actor: User, site_id: int, lot_ids: Sequence[int]) -> list[LotUse]:
+    """The inventory's recall seam: the site's compounded preparations made from any of the
+    recalled stock lots, for a user who may see compounding (no patient named). One query."""
+    if not lot_ids or not has(actor, Cap.COMPOUNDING_VIEW):
+        return []
+    used: dict[int, tuple[CompoundingRecord, set[str]]] = {}
+    for component in (
+        RecordComponent.objects.filter(record__site_id=site_id, lot_id__in=list(lot_ids))
+        .select_related("record__formula")
+        .order_by("-record__prepared_at", "-record_id")
+    ):
+        record = component.record
+        used.setdefault(record.pk, (record, set()))[1].add(component.lot_number)
+    return [
+        LotUse(
+            what=f"Compounded lot {r.lot_number}: {r.formula.name} {r.formula.strength} "
+            f"{r.formula.dosage_form}, {r.quantity.normalize():f} {r.unit}",
+            made_at=r.prepared_at,
+            url=reverse("compounding_record", args=[r.pk]),
+            status=r.get_status_display(),
+            lot_number=", ".join(sorted(lots)),
+        )
+        for r, lots in used.values()
+    ]

@@ -19,6 +19,7 @@ from rxdesk.core.errors import Conflict, DomainError, NotFound
 from rxdesk.core.forms import FIELD_ERRORS, DateField, RxForm, bind_errors, choice, text
 from rxdesk.core.views import FORM, actor_of, posted, screen
 from rxdesk.inventory import queries_recalls as queries
+from rxdesk.inventory import seams
 from rxdesk.inventory.choices import RecallClass, RecallStatus
 from rxdesk.inventory.models import Recall, RecallStock
 from rxdesk.inventory.services import recalls as services
@@ -236,6 +237,9 @@ def recall_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_act": has(actor, Cap.INVENTORY_RECALL) and recall.status == RecallStatus.OPEN,
         "closes_here": recall.entered_at_site_id == actor.site_id,
         "sees_patients": has(actor, Cap.PATIENT_VIEW),
+        "made_from": seams.lot_uses(
+            actor, actor.site_id, list(queries.affected_lots(recall).values_list("pk", flat=True))
+        ),
     }
     if context["sees_patients"]:
         patients = queries.recall_patients(actor=actor, recall=recall)
