@@ -32,7 +32,7 @@ FAR = dt.date(2030, 12, 31)
 
 def hc_25() -> Package:
     return package(
-        "70000-0101-01",
+        "70000-101-01",
         name="Hydrocortisone",
         generic_name="Hydrocortisone",
         dosage_form="CREAM",
@@ -47,7 +47,7 @@ def hc_25() -> Package:
 
 def hc_05() -> Package:
     return package(
-        "70000-0102-01",
+        "70000-102-01",
         name="Hydrocortisone",
         generic_name="Hydrocortisone",
         dosage_form="CREAM",
@@ -62,7 +62,7 @@ def hc_05() -> Package:
 
 def vancomycin() -> Package:
     return package(
-        "70000-0201-01",
+        "70000-201-01",
         name="Vancomycin Hydrochloride",
         generic_name="Vancomycin Hydrochloride",
         dosage_form="INJECTION, POWDER, LYOPHILIZED, FOR SOLUTION",
@@ -76,7 +76,7 @@ def vancomycin() -> Package:
 
 def sodium_chloride() -> Package:
     return package(
-        "70000-0301-01",
+        "70000-301-01",
         name="Sodium Chloride",
         generic_name="Sodium Chloride",
         dosage_form="INJECTION, SOLUTION",

@@ -81,7 +81,7 @@ def test_saving_a_new_formula_resolves_the_ndc_and_opens_the_draft(site, pharmac
             "ing-2-name": "Hydrocortisone 2.5 %",
             "ing-2-quantity": "5",
             "ing-2-unit": "g",
-            "ing-2-ndc": "70000-0101-01",
+            "ing-2-ndc": "70000-101-01",
         }
     )
     response = _client(pharmacist).post(reverse("compounding_formula_new"), data)
@@ -162,7 +162,7 @@ def test_a_new_version_then_edit_then_approve(pharmacist, pic, cream):
     draft = MasterFormula.objects.get(version=2)
     assert response["Location"] == reverse("compounding_formula_edit", kwargs={"pk": draft.pk})
     page = rph.get(response["Location"]).content.decode()
-    assert 'value="70000-0101-01"' in page  # the ingredient's NDC shown for its product
+    assert 'value="70000-101-01"' in page  # the ingredient's NDC shown for its product
     data = {
         name: value
         for name, value in _form(code="", container="60 g jar").items()
@@ -182,12 +182,12 @@ def test_a_new_version_then_edit_then_approve(pharmacist, pic, cream):
             "ing-0-quantity": "50",
             "ing-0-unit": "g",
             "ing-0-role": "active",
-            "ing-0-ndc": "70000-0101-01",
+            "ing-0-ndc": "70000-101-01",
             "ing-1-name": "Hydrocortisone 0.5 % cream",
             "ing-1-quantity": "150",
             "ing-1-unit": "g",
             "ing-1-role": "vehicle",
-            "ing-1-ndc": "70000-0102-01",
+            "ing-1-ndc": "70000-102-01",
         }
     )
     response = rph.post(reverse("compounding_formula_edit", kwargs={"pk": draft.pk}), data)

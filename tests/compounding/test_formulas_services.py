@@ -303,7 +303,7 @@ def test_an_unknown_ingredient_field_is_refused(pharmacist):
 
 def test_a_hazardous_product_makes_the_formula_hazardous(pharmacist):
     product = ProductFactory(product_id="fin-1", name="Finasteride", hazardous=True)
-    PackageFactory(product=product, ndc10="70000-0409-01", billing_unit="EA")
+    PackageFactory(product=product, ndc10="70000-409-01", billing_unit="EA")
     rows = [
         {"name": "Finasteride 5 mg tablet", "quantity": "20", "unit": "each", "product": product.pk}
     ]

@@ -265,16 +265,16 @@ def test_a_formula_flagged_by_hand_is_full_containment(pharmacist):
 
 def test_the_hd_list_has_stocked_and_compounded_hazardous_drugs_with_their_status(pharmacist):
     site = pharmacist.site
-    fin_pkg = PackageFactory(product=finasteride(), ndc10="70000-0401-30", billing_unit="EA")
+    fin_pkg = PackageFactory(product=finasteride(), ndc10="70000-401-30", billing_unit="EA")
     stock(site, fin_pkg, "FIN-1", 90)
     mtx_formula = hydrocortisone_cream(site, pharmacist, code="MTXX")
     _with(mtx_formula, methotrexate(), "Methotrexate")
     warfarin = ProductFactory(
         product_id="warf-1", name="Warfarin", substances="WARFARIN SODIUM", hazardous=True
     )
-    stock(site, PackageFactory(product=warfarin, ndc10="70000-0403-30"), "W-1", 30)
+    stock(site, PackageFactory(product=warfarin, ndc10="70000-403-30"), "W-1", 30)
     assessment(site)  # finasteride, reviewed 300 days ago
-    plain = PackageFactory(product=ProductFactory(product_id="plain-2"), ndc10="70000-0404-30")
+    plain = PackageFactory(product=ProductFactory(product_id="plain-2"), ndc10="70000-404-30")
     stock(site, plain, "P-1", 10)
     with CaptureQueriesContext(connection) as queries:
         found = queries_hd.hd_list(actor=pharmacist)

@@ -31,7 +31,7 @@ def _progesterone(site):
     """Progesterone in oil for injection, flagged hazardous (NIOSH, reproductive hazard)
     and not an antineoplastic, so an assessment of risk may cover compounding with it."""
     pkg = package(
-        "70000-0401-01",
+        "70000-401-01",
         name="Progesterone",
         generic_name="Progesterone",
         dosage_form="INJECTION, SOLUTION",
