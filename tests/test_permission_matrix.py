@@ -53,6 +53,27 @@ from tests.controlled import (
     matrix_pmp,
 )
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+from tests.institutional import (
+    matrix_cabinets as _inst_cabinets,
+)
+from tests.institutional import (
+    matrix_census as _inst_census,
+)
+from tests.institutional import (
+    matrix_cycles as _inst_cycles,
+)
+from tests.institutional import (
+    matrix_discrepancies as _inst_discrepancies,
+)
+from tests.institutional import (
+    matrix_feeds as _inst_feeds,
+)
+from tests.institutional import (
+    matrix_home as _inst_home,
+)
+from tests.institutional import (
+    matrix_packaging as _inst_packaging,
+)
 from tests.inventory.matrix import API_ROWS as INVENTORY_API_ROWS
 from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
 from tests.rx.matrix_api import API_ROWS as RX_API_ROWS
@@ -297,6 +318,16 @@ for _cmp in (
     _cmp_hd,
 ):
     API_MATRIX.update(_cmp.API_ROWS)
+for _inst in (
+    _inst_home,
+    _inst_census,
+    _inst_cycles,
+    _inst_packaging,
+    _inst_cabinets,
+    _inst_feeds,
+    _inst_discrepancies,
+):
+    API_MATRIX.update(_inst.API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -65,6 +65,27 @@ from tests.controlled import (
     matrix_pmp,
 )
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+from tests.institutional import (
+    matrix_cabinets as _inst_cabinets,
+)
+from tests.institutional import (
+    matrix_census as _inst_census,
+)
+from tests.institutional import (
+    matrix_cycles as _inst_cycles,
+)
+from tests.institutional import (
+    matrix_discrepancies as _inst_discrepancies,
+)
+from tests.institutional import (
+    matrix_feeds as _inst_feeds,
+)
+from tests.institutional import (
+    matrix_home as _inst_home,
+)
+from tests.institutional import (
+    matrix_packaging as _inst_packaging,
+)
 from tests.inventory.matrix import UI_ROWS as INVENTORY_UI_ROWS
 from tests.inventory.matrix import WATCHED as INVENTORY_WATCHED
 from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
@@ -226,6 +247,18 @@ for _cmp in (
 ):
     UI_MATRIX.update(_cmp.UI_ROWS)
     WATCHED.extend(_cmp.WATCHED)
+
+for _inst in (
+    _inst_home,
+    _inst_census,
+    _inst_cycles,
+    _inst_packaging,
+    _inst_cabinets,
+    _inst_feeds,
+    _inst_discrepancies,
+):
+    UI_MATRIX.update(_inst.UI_ROWS)
+    WATCHED.extend(_inst.WATCHED)
 
 
 def _names(patterns: list[Any]) -> set[str]:

@@ -218,6 +218,14 @@ def _add_routers() -> None:
         api_pmp,
     )
     from rxdesk.core.api import router as core_router
+    from rxdesk.institutional import (
+        api_cabinets,
+        api_census,
+        api_cycles,
+        api_discrepancies,
+        api_feeds,
+        api_packaging,
+    )
     from rxdesk.inventory.api import router as inventory_router
     from rxdesk.patients.api import prescribers as prescriber_router
     from rxdesk.patients.api import router as patient_router
@@ -257,6 +265,15 @@ def _add_routers() -> None:
         api_hd,
     ):
         api.add_router("/compounding", compounding.router)
+    for institutional in (
+        api_census,
+        api_cycles,
+        api_packaging,
+        api_cabinets,
+        api_feeds,
+        api_discrepancies,
+    ):
+        api.add_router("/institutional", institutional.router)
 
 
 _add_routers()

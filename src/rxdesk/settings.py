@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "rxdesk.claims",
     "rxdesk.controlled",
     "rxdesk.compounding",
+    "rxdesk.institutional",
 ]
 
 MIDDLEWARE = [

@@ -14,5 +14,6 @@ urlpatterns = [
     path("claims/", include("rxdesk.claims.urls")),
     path("controlled/", include("rxdesk.controlled.urls")),
     path("compounding/", include("rxdesk.compounding.urls")),
+    path("institutional/", include("rxdesk.institutional.urls")),
     path("api/v1/", api.urls),
 ]

@@ -91,6 +91,18 @@ class Cap(StrEnum):
     COMPOUNDING_CORRECT = "compounding.correct"
     COMPOUNDING_COMPETENCY = "compounding.competency"
     COMPOUNDING_FACILITY = "compounding.facility"
+    LTC_VIEW = "ltc.view"
+    LTC_CENSUS = "ltc.census"
+    LTC_CYCLE = "ltc.cycle"
+    LTC_SETUP = "ltc.setup"
+    PACKAGING_MAKE = "packaging.make"
+    PACKAGING_CHECK = "packaging.check"
+    ADC_VIEW = "adc.view"
+    ADC_RESTOCK = "adc.restock"
+    ADC_IMPORT = "adc.import"
+    ADC_SETUP = "adc.setup"
+    ADC_RESOLVE = "adc.resolve"
+    ADC_REPORT = "adc.report"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -161,6 +173,21 @@ _COMPOUNDING_PIC = _COMPOUNDING_PHARMACIST | {
     Cap.COMPOUNDING_APPROVE,
     Cap.COMPOUNDING_FACILITY,
 }
+# Long-term care and packaging. Technicians keep the census, run the cycle fills and
+# repackage or pack adherence cards; a pharmacist checks every repackaging and med pak;
+# the pharmacist-in-charge sets up facilities, pass times, cycles and the repackaging rule
+# of the state. A trainee reads; the auditor reads.
+_LTC_TECH = {Cap.LTC_VIEW, Cap.LTC_CENSUS, Cap.LTC_CYCLE, Cap.PACKAGING_MAKE}
+_LTC_PHARMACIST = _LTC_TECH | {Cap.PACKAGING_CHECK}
+_LTC_PIC = _LTC_PHARMACIST | {Cap.LTC_SETUP}
+# Automated dispensing cabinets. Technicians and the inventory specialist restock (a
+# controlled restock needs a witness: cs.witness) and read the cabinets; technicians load
+# the cabinets' transaction files (they name patients, so not the inventory specialist).
+# Pharmacists set pockets and par, resolve discrepancies and review overrides; the
+# dispensed-versus-administered comparison names nurses: pharmacists, the PIC, the auditor.
+_ADC_STOCK = {Cap.ADC_VIEW, Cap.ADC_RESTOCK}
+_ADC_TECH = _ADC_STOCK | {Cap.ADC_IMPORT}
+_ADC_PHARMACIST = _ADC_TECH | {Cap.ADC_SETUP, Cap.ADC_RESOLVE, Cap.ADC_REPORT}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
 _CATALOG_READ = {Cap.CATALOG_VIEW}
 # Stock work every technician does: receive, order, count, transfer, return, log fridges.
@@ -187,6 +214,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _CLAIMS_WORK
         | _CS_TECH
         | _COMPOUNDING_TECH
+        | _LTC_TECH
+        | _ADC_TECH
         | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
     ),
     # A trainee types patients, fills, counts and logs temperatures under supervision, but
@@ -203,6 +232,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.COLD_CHAIN_RECORD,
             Cap.STOCK_DISPENSE,
             Cap.POS_DELIVER,
+            Cap.LTC_VIEW,
         }
     ),
     Role.PHARMACIST: frozenset(
@@ -220,6 +250,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _STOCK_CONTROL
         | _CS_PHARMACIST
         | _COMPOUNDING_PHARMACIST
+        | _LTC_PHARMACIST
+        | _ADC_PHARMACIST
         # Approving count adjustments and releasing quarantined stock is a pharmacist's call.
         | {Cap.SITE_VIEW, Cap.TOKEN_CREATE, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
     ),
@@ -238,6 +270,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _STOCK_CONTROL
         | _CS_PIC
         | _COMPOUNDING_PIC
+        | _LTC_PIC
+        | _ADC_PHARMACIST
         | {
             Cap.STOCK_DISPENSE,
             Cap.INVENTORY_APPROVE,
@@ -261,6 +295,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         _CATALOG_READ
         | _STOCK_WORK
         | _STOCK_CONTROL
+        | _ADC_STOCK
         | {Cap.SITE_VIEW, Cap.INVENTORY_SETUP, Cap.CS_VIEW, Cap.CS_COUNT}
     ),
     Role.AUDITOR: frozenset(
@@ -271,6 +306,9 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.CS_VIEW,
             Cap.CS_SIGNALS,
             Cap.COMPOUNDING_VIEW,
+            Cap.LTC_VIEW,
+            Cap.ADC_VIEW,
+            Cap.ADC_REPORT,
             Cap.POS_REPORT,
             Cap.POS_PSE_LOG,
             Cap.INVENTORY_VIEW,
@@ -310,6 +348,7 @@ CREDENTIALED: frozenset[Cap] = frozenset(
     | {Cap.STAFF_EDIT, Cap.CATALOG_EDIT, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
     | {Cap.CS_WITNESS, Cap.CS_DESTROY, Cap.CS_WASTE, Cap.CS_SIGNOFF, Cap.CS_INVENTORY_SIGN}
     | {Cap.COMPOUNDING_MAKE, Cap.COMPOUNDING_VERIFY, Cap.COMPOUNDING_APPROVE}
+    | {Cap.LTC_CYCLE, Cap.PACKAGING_MAKE, Cap.PACKAGING_CHECK, Cap.ADC_RESTOCK, Cap.ADC_RESOLVE}
 )
 
 

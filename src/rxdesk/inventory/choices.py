@@ -30,6 +30,10 @@ class MoveReason(models.TextChoices):
     WASTE = "waste", "Waste or damage"
     OPENING = "opening", "Opening balance"
     COMPOUND = "compound", "Used in compounding"
+    CABINET_RESTOCK = "cabinet_restock", "Moved to a dispensing cabinet"
+    CABINET_RETURN = "cabinet_return", "Returned from a dispensing cabinet"
+    REPACKAGE = "repackage", "Repackaged into unit doses (source)"
+    REPACKAGED = "repackaged", "Unit doses repackaged here"
 
 
 # Reasons that move stock out of the pharmacy and may never exceed what is on hand.
@@ -40,6 +44,8 @@ OUTGOING = frozenset(
         MoveReason.VENDOR_RETURN,
         MoveReason.WASTE,
         MoveReason.COMPOUND,
+        MoveReason.CABINET_RESTOCK,
+        MoveReason.REPACKAGE,
     }
 )
 INCOMING = frozenset(
@@ -48,6 +54,8 @@ INCOMING = frozenset(
         MoveReason.RETURN_TO_STOCK,
         MoveReason.TRANSFER_IN,
         MoveReason.OPENING,
+        MoveReason.CABINET_RETURN,
+        MoveReason.REPACKAGED,
     }
 )
 
@@ -73,6 +81,7 @@ class LocationKind(models.TextChoices):
     VAULT = "vault", "Controlled-substance vault / safe"
     QUARANTINE = "quarantine", "Quarantine area"
     WILL_CALL = "will_call", "Will-call"
+    CABINET = "cabinet", "Automated dispensing cabinet"
     OTHER = "other", "Other"
 
 

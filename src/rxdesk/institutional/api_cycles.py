@@ -1,0 +1,7 @@
+"""API of institutional pharmacy: cycles (mounted at /api/v1/institutional)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["institutional: cycles"])
