@@ -127,6 +127,7 @@ class FillSource(models.TextChoices):
     COUNTER = "counter", "Refill request at the counter"
     AUTO = "auto", "Automatic refill"
     TRANSFER = "transfer", "Transferred history"
+    CYCLE = "cycle", "Long-term-care cycle fill"
 
 
 class PartialReason(models.TextChoices):
