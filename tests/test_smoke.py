@@ -42,8 +42,9 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert report.intact and report.events > 50
     # every demo lot is on a shelf, the ledger agrees with itself, a few fills went out
     # ... plus the Schedule II safe's opening lot and the lot its CSOS delivery brought,
-    # and the compounding components' three lots (rxdesk.compounding.demo)
-    lots = sum(len(rows) for _, _, rows in STOCK) + 2 + 3
+    # the compounding components' three lots (rxdesk.compounding.demo) and the two
+    # repackaged unit-dose lots (rxdesk.institutional.demo)
+    lots = sum(len(rows) for _, _, rows in STOCK) + 2 + 3 + 2
     assert StockBalance.objects.filter(site=site).count() == lots
     assert StockMove.objects.filter(site=site, reason="dispense").count() >= 4
     assert ledger_verify(site_id=site.pk) == (lots, [])
@@ -73,6 +74,34 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert CorrectiveAction.objects.filter(site=site, closed_at__isnull=True).count() == 1
     assert CompetencyResult.objects.filter(site=site).count() == 16
     assert RiskAssessment.objects.filter(site=site, active=True).count() == 1
+    # institutional (rxdesk.institutional.demo): a facility with three residents (one on
+    # leave), this week's cycle run, a cabinet stocked from the pharmacy with a day of
+    # activity read from its file (an override to review, a count that did not match),
+    # two repackaging runs (one checked); both ledgers agree with themselves
+    from rxdesk.institutional import cabinet_ledger
+    from rxdesk.institutional.models import (
+        CabinetDiscrepancy,
+        CabinetMove,
+        CycleLine,
+        RepackRecord,
+        Resident,
+    )
+
+    assert sorted(Resident.objects.filter(site=site).values_list("status", flat=True)) == [
+        "admitted",
+        "admitted",
+        "leave",
+    ]
+    assert CycleLine.objects.filter(run__site=site, status="skipped").count() == 1
+    assert CycleLine.objects.filter(run__site=site, status="queued").count() >= 3
+    assert CabinetMove.objects.filter(site=site, event="restock").count() == 4
+    assert CabinetMove.objects.filter(site=site, override=True).count() == 1
+    assert CabinetDiscrepancy.objects.filter(site=site, status="open").count() == 1
+    assert sorted(RepackRecord.objects.filter(site=site).values_list("status", flat=True)) == [
+        "checked",
+        "made",
+    ]
+    assert cabinet_ledger.cabinet_verify(site_id=site.pk)[1] == []
     # every demo prescription was taken in, plus one transferred in and the counter's new
     # one (rxdesk.pos.demo: Chen's atorvastatin; Garcia's amlodipine is refilled, not
     # written twice); one went out; and clinical screening's four (rxdesk.screening.demo)
@@ -87,7 +116,9 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert amlodipine.get().fills.filter(status="ready").exists()
     assert Prescription.objects.filter(site=site, status="transferred").count() == 1
     assert Prescription.objects.filter(site=site, needs_review=True).exists()
-    assert Fill.objects.filter(site=site, status="scheduled").count() == 1  # asked too soon
+    scheduled = Fill.objects.filter(site=site, status="scheduled")
+    assert scheduled.exclude(source="cycle").count() == 1  # asked too soon
+    assert scheduled.filter(source="cycle").count() == 1  # a cycle fill not due yet
     # two e-prescriptions: one matched and queued, one waiting to be matched
     assert sorted(
         ErxMessage.objects.filter(site=site, direction="in").values_list("status", flat=True)

@@ -22,6 +22,7 @@ from rxdesk.core.identifiers import dea_check_digit, npi_check_digit
 from rxdesk.core.maintenance import db_optimize
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import site_create, staff_create, staff_update
+from rxdesk.institutional.demo import demo_institutional_load
 from rxdesk.inventory.demo import demo_inventory_load
 from rxdesk.patients import services as patients
 from rxdesk.patients.choices import AllergenKind, Severity
@@ -151,6 +152,7 @@ def _demo_load() -> Site:
         demo_claims_load(existing)
         demo_controlled_load(existing)
         demo_compounding_load(existing)
+        demo_institutional_load(existing, DEMO_PASSWORD)
         return existing
     with transaction.atomic():
         site = _site()
@@ -219,6 +221,7 @@ def _demo_load() -> Site:
         demo_claims_load(site)
         demo_controlled_load(site)
         demo_compounding_load(site)
+        demo_institutional_load(site, DEMO_PASSWORD)
         return site
 
 

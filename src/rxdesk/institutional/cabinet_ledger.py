@@ -183,16 +183,23 @@ def take(
 
 
 def last_lot(pocket: Pocket) -> Lot | None:
-    """The lot most recently put in the pocket (where an overage is counted)."""
+    """The lot most recently put in the pocket (where an overage is counted) — of the
+    package the pocket holds now (a pocket emptied and set up for another drug keeps the
+    old drug's moves)."""
     move = (
         CabinetMove.objects.select_related("lot")
-        .filter(pocket=pocket, quantity__gt=0)
+        .filter(pocket=pocket, quantity__gt=0, lot__package_id=pocket.package_id)
         .order_by("-id")
         .first()
     )
     if move is not None:
         return move.lot
-    row = PocketStock.objects.select_related("lot").filter(pocket=pocket).order_by("-id").first()
+    row = (
+        PocketStock.objects.select_related("lot")
+        .filter(pocket=pocket, lot__package_id=pocket.package_id)
+        .order_by("-id")
+        .first()
+    )
     return row.lot if row is not None else None
 
 
