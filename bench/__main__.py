@@ -40,6 +40,7 @@ def main() -> None:
         compounding_bench,
         controlled_bench,
         fill_bench,
+        institutional_bench,
         ledger_bench,
         ncpdp_bench,
         pos_bench,
@@ -65,6 +66,7 @@ def main() -> None:
         claims_bench,
         controlled_bench,
         compounding_bench,
+        institutional_bench,
     )
     # `python -m bench recall search` runs only those (a module's name without "_bench").
     chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]

@@ -31,7 +31,8 @@ from rxdesk.institutional.models import (
     Pocket,
     PocketStock,
 )
-from rxdesk.inventory import ledger
+from rxdesk.inventory.choices import LotStatus
+from rxdesk.inventory.models import StockBalance
 
 MAX_ID = 2**63 - 1
 EXPIRING_DAYS = 30
@@ -331,12 +332,27 @@ def pick_list(
     qs = qs.filter(on_hand__lt=F("par")) if top_up else qs.filter(on_hand__lte=F("minimum"))
     pockets = sorted((p for p in qs if p.par > p.on_hand), key=place_key)
     used = usage(cabinet, timezone.now() - dt.timedelta(days=USAGE_DAYS))
+    # The pharmacy's dispensable lots of every package on the list, in one query (first
+    # expiry first, as ledger.dispensable_balances orders them).
+    by_package: dict[int, list[StockBalance]] = {}
+    for b in (
+        StockBalance.objects.select_related("lot")
+        .filter(
+            site=site,
+            package_id__in={p.package_id for p in pockets},
+            status=LotStatus.AVAILABLE,
+            on_hand__gt=0,
+        )
+        .filter(Q(lot__expiry__isnull=True) | Q(lot__expiry__gte=today))
+        .order_by(F("lot__expiry").asc(nulls_last=True), "lot_id")
+    ):
+        by_package.setdefault(b.package_id, []).append(b)
     lines: list[PickLine] = []
     for p in pockets:
         need = p.par - p.on_hand
         remaining = need
         suggestions = []
-        for b in ledger.dispensable_balances(site, p.package, today):
+        for b in by_package.get(p.package_id, []):
             take = min(b.on_hand, max(remaining, Decimal(0)))
             suggestions.append(
                 Suggestion(
