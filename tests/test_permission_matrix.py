@@ -18,6 +18,24 @@ from rxdesk.api import api
 from rxdesk.core.choices import Role
 from rxdesk.core.models import AuditEvent, Site, User
 from rxdesk.patients.models import Condition, Coverage
+from tests.care import (
+    matrix_counsel as _care_counsel,
+)
+from tests.care import (
+    matrix_home as _care_home,
+)
+from tests.care import (
+    matrix_inquiries as _care_inquiries,
+)
+from tests.care import (
+    matrix_medrec as _care_medrec,
+)
+from tests.care import (
+    matrix_poct as _care_poct,
+)
+from tests.care import (
+    matrix_quality as _care_quality,
+)
 from tests.catalog.factories import PackageFactory, ProductFactory
 from tests.claims import matrix_billing, matrix_pa, matrix_plans
 from tests.compounding import (
@@ -53,6 +71,21 @@ from tests.controlled import (
     matrix_pmp,
 )
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+from tests.immunizations import (
+    matrix_administer as _imm_administer,
+)
+from tests.immunizations import (
+    matrix_catalog as _imm_catalog,
+)
+from tests.immunizations import (
+    matrix_home as _imm_home,
+)
+from tests.immunizations import (
+    matrix_outreach as _imm_outreach,
+)
+from tests.immunizations import (
+    matrix_registry as _imm_registry,
+)
 from tests.institutional import (
     matrix_cabinets as _inst_cabinets,
 )
@@ -328,6 +361,23 @@ for _inst in (
     _inst_discrepancies,
 ):
     API_MATRIX.update(_inst.API_ROWS)
+for _imm in (
+    _imm_home,
+    _imm_catalog,
+    _imm_administer,
+    _imm_registry,
+    _imm_outreach,
+):
+    API_MATRIX.update(_imm.API_ROWS)
+for _care in (
+    _care_home,
+    _care_medrec,
+    _care_counsel,
+    _care_quality,
+    _care_inquiries,
+    _care_poct,
+):
+    API_MATRIX.update(_care.API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -30,6 +30,24 @@ from rxdesk.patients.models import (
     Prescriber,
     PrescriberAddress,
 )
+from tests.care import (
+    matrix_counsel as _care_counsel,
+)
+from tests.care import (
+    matrix_home as _care_home,
+)
+from tests.care import (
+    matrix_inquiries as _care_inquiries,
+)
+from tests.care import (
+    matrix_medrec as _care_medrec,
+)
+from tests.care import (
+    matrix_poct as _care_poct,
+)
+from tests.care import (
+    matrix_quality as _care_quality,
+)
 from tests.catalog.factories import ProductFactory
 from tests.claims import matrix_billing, matrix_pa, matrix_plans
 from tests.compounding import (
@@ -65,6 +83,21 @@ from tests.controlled import (
     matrix_pmp,
 )
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+from tests.immunizations import (
+    matrix_administer as _imm_administer,
+)
+from tests.immunizations import (
+    matrix_catalog as _imm_catalog,
+)
+from tests.immunizations import (
+    matrix_home as _imm_home,
+)
+from tests.immunizations import (
+    matrix_outreach as _imm_outreach,
+)
+from tests.immunizations import (
+    matrix_registry as _imm_registry,
+)
 from tests.institutional import (
     matrix_cabinets as _inst_cabinets,
 )
@@ -259,6 +292,27 @@ for _inst in (
 ):
     UI_MATRIX.update(_inst.UI_ROWS)
     WATCHED.extend(_inst.WATCHED)
+
+for _imm in (
+    _imm_home,
+    _imm_catalog,
+    _imm_administer,
+    _imm_registry,
+    _imm_outreach,
+):
+    UI_MATRIX.update(_imm.UI_ROWS)
+    WATCHED.extend(_imm.WATCHED)
+
+for _care in (
+    _care_home,
+    _care_medrec,
+    _care_counsel,
+    _care_quality,
+    _care_inquiries,
+    _care_poct,
+):
+    UI_MATRIX.update(_care.UI_ROWS)
+    WATCHED.extend(_care.WATCHED)
 
 
 def _names(patterns: list[Any]) -> set[str]:

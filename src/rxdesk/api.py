@@ -195,6 +195,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _add_routers() -> None:
+    from rxdesk.care import api_counsel, api_inquiries, api_medrec, api_poct, api_quality
     from rxdesk.catalog.api import router as catalog_router
     from rxdesk.claims.api import router as claims_router
     from rxdesk.claims.api_pa import router as claims_pa_router
@@ -218,6 +219,7 @@ def _add_routers() -> None:
         api_pmp,
     )
     from rxdesk.core.api import router as core_router
+    from rxdesk.immunizations import api_administer, api_catalog, api_outreach, api_registry
     from rxdesk.institutional import (
         api_cabinets,
         api_census,
@@ -274,6 +276,11 @@ def _add_routers() -> None:
         api_discrepancies,
     ):
         api.add_router("/institutional", institutional.router)
+    # The registry router first: GET /immunizations/{id}/vxu is a contract.
+    for immunizations in (api_registry, api_catalog, api_administer, api_outreach):
+        api.add_router("/immunizations", immunizations.router)
+    for care in (api_medrec, api_counsel, api_quality, api_inquiries, api_poct):
+        api.add_router("/care", care.router)
 
 
 _add_routers()

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "rxdesk.controlled",
     "rxdesk.compounding",
     "rxdesk.institutional",
+    "rxdesk.immunizations",
+    "rxdesk.care",
 ]
 
 MIDDLEWARE = [

@@ -15,5 +15,7 @@ urlpatterns = [
     path("controlled/", include("rxdesk.controlled.urls")),
     path("compounding/", include("rxdesk.compounding.urls")),
     path("institutional/", include("rxdesk.institutional.urls")),
+    path("immunizations/", include("rxdesk.immunizations.urls")),
+    path("care/", include("rxdesk.care.urls")),
     path("api/v1/", api.urls),
 ]

@@ -103,6 +103,27 @@ class Cap(StrEnum):
     ADC_SETUP = "adc.setup"
     ADC_RESOLVE = "adc.resolve"
     ADC_REPORT = "adc.report"
+    # Immunizations
+    IMM_VIEW = "imm.view"
+    IMM_RECORD = "imm.record"
+    IMM_ADMINISTER = "imm.administer"
+    IMM_STOCK = "imm.stock"
+    IMM_REGISTRY = "imm.registry"
+    IMM_REPORT = "imm.report"
+    IMM_OUTREACH = "imm.outreach"
+    IMM_SETUP = "imm.setup"
+    # Patient care
+    CARE_VIEW = "care.view"
+    CARE_MEDREC = "care.medrec"
+    CARE_MEDREC_RESOLVE = "care.medrec_resolve"
+    CARE_COUNSEL = "care.counsel"
+    CARE_INTERVENE = "care.intervene"
+    CARE_EVENT = "care.event"
+    CARE_QI = "care.qi"
+    CARE_QI_REPORT = "care.qi_report"
+    CARE_INQUIRY = "care.inquiry"
+    CARE_POCT = "care.poct"
+    CARE_SETUP = "care.setup"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -189,6 +210,44 @@ _ADC_STOCK = {Cap.ADC_VIEW, Cap.ADC_RESTOCK}
 _ADC_TECH = _ADC_STOCK | {Cap.ADC_IMPORT}
 _ADC_PHARMACIST = _ADC_TECH | {Cap.ADC_SETUP, Cap.ADC_RESOLVE, Cap.ADC_REPORT}
 # The drug catalog is reference data with no PHI: everyone who signs in may read it.
+# Immunizations. Technicians screen, take consent, receive vaccine stock, send to the
+# registry and keep the outreach list; a technician vaccinates only where the site's state
+# allows it (ImmunizationSettings.technicians_administer, checked by the service). The PIC
+# sets up the registry connection and the state's rules. An auditor sees the registry's
+# reporting figures, never the patients. An inventory specialist keeps vaccine stock.
+_IMM_TECH = {
+    Cap.IMM_VIEW,
+    Cap.IMM_RECORD,
+    Cap.IMM_ADMINISTER,
+    Cap.IMM_STOCK,
+    Cap.IMM_REGISTRY,
+    Cap.IMM_OUTREACH,
+}
+_IMM_PHARMACIST = _IMM_TECH | {Cap.IMM_REPORT}
+_IMM_PIC = _IMM_PHARMACIST | {Cap.IMM_SETUP}
+
+# Patient care. Technicians gather medication histories, record counseling offers, log
+# inquiries, report safety events and (where the state allows, checked by the service)
+# perform point-of-care tests; pharmacists resolve med rec discrepancies, make
+# interventions, run root-cause analyses and answer escalations; the PIC sets up
+# point-of-care testing. An auditor sees the quality trends (no patients). Anyone who
+# works in the pharmacy may report a safety event.
+_CARE_TECH = {
+    Cap.CARE_VIEW,
+    Cap.CARE_MEDREC,
+    Cap.CARE_COUNSEL,
+    Cap.CARE_EVENT,
+    Cap.CARE_INQUIRY,
+    Cap.CARE_POCT,
+}
+_CARE_PHARMACIST = _CARE_TECH | {
+    Cap.CARE_MEDREC_RESOLVE,
+    Cap.CARE_INTERVENE,
+    Cap.CARE_QI,
+    Cap.CARE_QI_REPORT,
+}
+_CARE_PIC = _CARE_PHARMACIST | {Cap.CARE_SETUP}
+
 _CATALOG_READ = {Cap.CATALOG_VIEW}
 # Stock work every technician does: receive, order, count, transfer, return, log fridges.
 _STOCK_WORK = {
@@ -216,6 +275,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _COMPOUNDING_TECH
         | _LTC_TECH
         | _ADC_TECH
+        | _IMM_TECH
+        | _CARE_TECH
         | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
     ),
     # A trainee types patients, fills, counts and logs temperatures under supervision, but
@@ -233,6 +294,9 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.STOCK_DISPENSE,
             Cap.POS_DELIVER,
             Cap.LTC_VIEW,
+            Cap.IMM_VIEW,
+            Cap.CARE_VIEW,
+            Cap.CARE_EVENT,
         }
     ),
     Role.PHARMACIST: frozenset(
@@ -252,6 +316,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _COMPOUNDING_PHARMACIST
         | _LTC_PHARMACIST
         | _ADC_PHARMACIST
+        | _IMM_PHARMACIST
+        | _CARE_PHARMACIST
         # Approving count adjustments and releasing quarantined stock is a pharmacist's call.
         | {Cap.SITE_VIEW, Cap.TOKEN_CREATE, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
     ),
@@ -272,6 +338,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _COMPOUNDING_PIC
         | _LTC_PIC
         | _ADC_PHARMACIST
+        | _IMM_PIC
+        | _CARE_PIC
         | {
             Cap.STOCK_DISPENSE,
             Cap.INVENTORY_APPROVE,
@@ -296,7 +364,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _STOCK_WORK
         | _STOCK_CONTROL
         | _ADC_STOCK
-        | {Cap.SITE_VIEW, Cap.INVENTORY_SETUP, Cap.CS_VIEW, Cap.CS_COUNT}
+        | {Cap.SITE_VIEW, Cap.INVENTORY_SETUP, Cap.CS_VIEW, Cap.CS_COUNT, Cap.IMM_STOCK}
     ),
     Role.AUDITOR: frozenset(
         _CATALOG_READ
@@ -309,6 +377,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.LTC_VIEW,
             Cap.ADC_VIEW,
             Cap.ADC_REPORT,
+            Cap.IMM_REPORT,
+            Cap.CARE_QI_REPORT,
             Cap.POS_REPORT,
             Cap.POS_PSE_LOG,
             Cap.INVENTORY_VIEW,
@@ -349,6 +419,8 @@ CREDENTIALED: frozenset[Cap] = frozenset(
     | {Cap.CS_WITNESS, Cap.CS_DESTROY, Cap.CS_WASTE, Cap.CS_SIGNOFF, Cap.CS_INVENTORY_SIGN}
     | {Cap.COMPOUNDING_MAKE, Cap.COMPOUNDING_VERIFY, Cap.COMPOUNDING_APPROVE}
     | {Cap.LTC_CYCLE, Cap.PACKAGING_MAKE, Cap.PACKAGING_CHECK, Cap.ADC_RESTOCK, Cap.ADC_RESOLVE}
+    | {Cap.IMM_ADMINISTER, Cap.IMM_RECORD, Cap.CARE_MEDREC, Cap.CARE_MEDREC_RESOLVE}
+    | {Cap.CARE_COUNSEL, Cap.CARE_INTERVENE, Cap.CARE_POCT}
 )
 
 

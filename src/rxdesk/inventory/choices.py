@@ -34,6 +34,7 @@ class MoveReason(models.TextChoices):
     CABINET_RETURN = "cabinet_return", "Returned from a dispensing cabinet"
     REPACKAGE = "repackage", "Repackaged into unit doses (source)"
     REPACKAGED = "repackaged", "Unit doses repackaged here"
+    ADMINISTER = "administer", "Administered here (vaccine)"
 
 
 # Reasons that move stock out of the pharmacy and may never exceed what is on hand.
@@ -46,6 +47,7 @@ OUTGOING = frozenset(
         MoveReason.COMPOUND,
         MoveReason.CABINET_RESTOCK,
         MoveReason.REPACKAGE,
+        MoveReason.ADMINISTER,
     }
 )
 INCOMING = frozenset(

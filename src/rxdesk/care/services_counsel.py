@@ -1,0 +1,3 @@
+"""Services of Counseling records and clinical interventions."""
+
+from __future__ import annotations

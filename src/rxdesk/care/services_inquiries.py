@@ -1,0 +1,4 @@
+"""Services of inquiries: calls and messages with prescribers and patients, callbacks,
+escalation."""
+
+from __future__ import annotations

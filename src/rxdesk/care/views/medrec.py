@@ -1,0 +1,8 @@
+"""Workstation screens of medication reconciliation: best possible medication history,
+comparison with the profile, discrepancies and outcomes."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,8 @@
+"""API of administering a vaccine: screening, consent, VIS, the scanned dose, the ledger move;
+historical doses; corrections."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["immunizations: administrations"])

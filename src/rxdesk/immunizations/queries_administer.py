@@ -1,0 +1,4 @@
+"""Reads of administering a vaccine: screening, consent, VIS, the scanned dose, the ledger
+move; historical doses; corrections."""
+
+from __future__ import annotations

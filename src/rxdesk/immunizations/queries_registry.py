@@ -1,0 +1,4 @@
+"""Reads of reporting to the state registry (IIS): VXU messages, MLLP sending, ACKs, retries,
+deadlines, batch files; the site's registry settings."""
+
+from __future__ import annotations
