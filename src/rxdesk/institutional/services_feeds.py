@@ -255,6 +255,11 @@ class _Applier:
         self._cabinets: dict[str, Cabinet | None] = {}
         self._patients: dict[str, Patient | None] = {}
         self._seen: set[tuple[int, str]] = set()
+        # Looked up once per file, not once per row: the transaction ids already on record
+        # (prepare) and each cabinet's pockets (dropped whenever a row is rolled back, so a
+        # pocket's total in memory never outlives its savepoint).
+        self._on_record: set[tuple[int, str]] | None = None
+        self._pockets: dict[int, list[Pocket]] = {}
         self._matched: set[int] = set()  # rxdesk restock moves this feed confirmed
         self._pending: list[CabinetDiscrepancy] = []
 
@@ -282,6 +287,18 @@ class _Applier:
         if kind == "refused":
             self.refused.append(entry)
 
+    def prepare(self, items: list[Transaction]) -> None:
+        """Read, in one query, which of the file's transaction ids are already on record."""
+        ids = {tx.external_id for tx in items}
+        if not ids:
+            self._on_record = set()
+            return
+        self._on_record = set(
+            CabinetMove.objects.filter(cabinet__site=self.site, external_id__in=ids).values_list(
+                "cabinet_id", "external_id"
+            )
+        )
+
     def apply(self, tx: Transaction) -> None:
         if tx.station not in self.stations:
             self.stations.append(tx.station)
@@ -290,17 +307,23 @@ class _Applier:
             with transaction.atomic():
                 outcome = self._apply(tx)
         except _Refused as exc:
+            self._pockets.clear()
             self._note(tx, "refused", exc.message, exc.part)
             return
         except IntegrityError:
+            self._pockets.clear()
             # The same transaction id landed from another feed at the same moment.
             self.duplicates += 1
             self._note(tx, "duplicate", f"transaction {tx.external_id} is already on record")
             return
         except DomainError as exc:
+            self._pockets.clear()
             part = exc.field if exc.field in CSV_COLUMNS else ""
             self._note(tx, "refused", exc.message, part)
             return
+        except BaseException:
+            self._pockets.clear()
+            raise
         if outcome == "duplicate":
             self.duplicates += 1
             self._note(tx, "duplicate", f"transaction {tx.external_id} is already on record")
@@ -333,17 +356,28 @@ class _Applier:
             raise _Refused("station", f"cabinet {found.code} is marked inactive")
         return found
 
+    def _pockets_of(self, cabinet: Cabinet) -> list[Pocket]:
+        if cabinet.pk not in self._pockets:
+            self._pockets[cabinet.pk] = list(
+                Pocket.objects.select_related("package", "cabinet")
+                .filter(cabinet=cabinet)
+                .order_by("pk")
+            )
+        return self._pockets[cabinet.pk]
+
     def _pocket(self, cabinet: Cabinet, tx: Transaction) -> Pocket:
-        pockets = Pocket.objects.select_related("package", "cabinet").filter(cabinet=cabinet)
+        pockets = self._pockets_of(cabinet)
         if tx.drawer and tx.pocket:
-            found = pockets.filter(drawer=tx.drawer, pocket=tx.pocket).first()
+            found = next(
+                (p for p in pockets if p.drawer == tx.drawer and p.pocket == tx.pocket), None
+            )
             if found is None:
                 raise _Refused(
                     "pocket", f"pocket {tx.drawer}-{tx.pocket} is not a pocket of {cabinet.code}"
                 )
         else:
-            readings = [tx.ndc11] if tx.ndc11 else list(tx.ndc_candidates)
-            holding = list(pockets.filter(package__ndc11__in=readings, active=True)[:2])
+            readings = {tx.ndc11} if tx.ndc11 else set(tx.ndc_candidates)
+            holding = [p for p in pockets if p.active and p.package.ndc11 in readings][:2]
             if not holding:
                 raise _Refused("ndc", f"no pocket of {cabinet.code} holds NDC {_ndc(tx)}")
             if len(holding) > 1:
@@ -386,6 +420,8 @@ class _Applier:
         key = (cabinet.pk, tx.external_id)
         if key in self._seen:
             return True
+        if self._on_record is not None:
+            return key in self._on_record
         return CabinetMove.objects.filter(cabinet=cabinet, external_id=tx.external_id).exists()
 
     # --- one transaction
@@ -769,6 +805,7 @@ def _receive(
             received_by=actor,
         )
         applier = _Applier(actor=actor, site=site, feed=feed, source=source)
+        applier.prepare(items)
         for tx in items:
             applier.apply(tx)
         return _finish(
