@@ -43,8 +43,9 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     # every demo lot is on a shelf, the ledger agrees with itself, a few fills went out
     # ... plus the Schedule II safe's opening lot and the lot its CSOS delivery brought,
     # the compounding components' three lots (rxdesk.compounding.demo) and the two
-    # repackaged unit-dose lots (rxdesk.institutional.demo)
-    lots = sum(len(rows) for _, _, rows in STOCK) + 2 + 3 + 2
+    # repackaged unit-dose lots (rxdesk.institutional.demo), and the two flu vaccine lots,
+    # one private and one VFC (rxdesk.immunizations.demo)
+    lots = sum(len(rows) for _, _, rows in STOCK) + 2 + 3 + 2 + 2
     assert StockBalance.objects.filter(site=site).count() == lots
     assert StockMove.objects.filter(site=site, reason="dispense").count() >= 4
     assert ledger_verify(site_id=site.pk) == (lots, [])
@@ -102,6 +103,28 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
         "made",
     ]
     assert cabinet_ledger.cabinet_verify(site_id=site.pk)[1] == []
+    # immunizations (rxdesk.immunizations.demo): the CDC code sets, flu vaccine kept apart
+    # by funding, a flu shot given (its VXU queued for the registry), a historical Tdap
+    from rxdesk.immunizations.models import Immunization, RegistryMessage, Vaccine, VaccineLot
+
+    assert Vaccine.objects.filter(cvx="140").exists()
+    assert sorted(VaccineLot.objects.filter(site=site).values_list("funding", flat=True)) == [
+        "private",
+        "vfc",
+    ]
+    assert sorted(
+        Immunization.objects.filter(site=site).values_list("information_source", flat=True)
+    ) == ["00", "02"]
+    assert StockMove.objects.filter(site=site, reason="administer").count() == 1
+    assert RegistryMessage.objects.get(site=site).status == "queued"
+    # patient care (rxdesk.care.demo): a med rec waiting for the pharmacist, a near miss,
+    # a callback owed, a negative strep test
+    from rxdesk.care.models import Inquiry, MedRec, PocTestResult, SafetyEvent
+
+    assert MedRec.objects.get(site=site).status == "review"
+    assert SafetyEvent.objects.get(site=site).kind == "near_miss"
+    assert Inquiry.objects.get(site=site).callback_due is not None
+    assert PocTestResult.objects.get(site=site).result == "negative"
     # every demo prescription was taken in, plus one transferred in and the counter's new
     # one (rxdesk.pos.demo: Chen's atorvastatin; Garcia's amlodipine is refilled, not
     # written twice); one went out; and clinical screening's four (rxdesk.screening.demo)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from rxdesk.care.demo import demo_care_load
 from rxdesk.catalog.models import ApplicationProduct, ImportRun, Product
 from rxdesk.catalog.services import catalog_import_ndc, catalog_import_te
 from rxdesk.claims.demo import demo_claims_load
@@ -22,6 +23,7 @@ from rxdesk.core.identifiers import dea_check_digit, npi_check_digit
 from rxdesk.core.maintenance import db_optimize
 from rxdesk.core.models import Site, User
 from rxdesk.core.services import site_create, staff_create, staff_update
+from rxdesk.immunizations.demo import demo_immunizations_load
 from rxdesk.institutional.demo import demo_institutional_load
 from rxdesk.inventory.demo import demo_inventory_load
 from rxdesk.patients import services as patients
@@ -153,6 +155,8 @@ def _demo_load() -> Site:
         demo_controlled_load(existing)
         demo_compounding_load(existing)
         demo_institutional_load(existing, DEMO_PASSWORD)
+        demo_immunizations_load(existing)
+        demo_care_load(existing)
         return existing
     with transaction.atomic():
         site = _site()
@@ -222,6 +226,8 @@ def _demo_load() -> Site:
         demo_controlled_load(site)
         demo_compounding_load(site)
         demo_institutional_load(site, DEMO_PASSWORD)
+        demo_immunizations_load(site)
+        demo_care_load(site)
         return site
 
 

@@ -3,6 +3,7 @@ patient's card, a priced prescription waiting for data verification."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -72,7 +73,8 @@ def priced_rx(technician: User, *, list_price: str = "30.00", cash: str = "40.00
         site.npi = NPI
         site.save(update_fields=["npi"])
     rx: Prescription = make_rx(technician, **over)
-    today = timezone.now().date()
+    # Since yesterday: today's UTC date is tomorrow for a US pharmacy each evening.
+    today = timezone.now().date() - dt.timedelta(days=1)
     PackagePrice.objects.create(
         package=rx.package, kind=PriceKind.LIST, amount=Decimal(list_price), effective_on=today
     )

@@ -49,8 +49,11 @@ VACCINES: dict[str, tuple[str, list[str], bool]] = {
 }
 MANUFACTURERS = {"PMC": "Sanofi Pasteur", "SKB": "GlaxoSmithKline", "PFR": "Pfizer, Inc"}
 
-FLU_SALE_NDC10 = "49281-0421-50"  # carton of 10 syringes
-FLU_USE_NDC10 = "49281-0421-88"  # one syringe
+# The crosswalk prints NDCs as 5-4-2 (11 digits); the catalog package keeps the 10-digit
+# form printed on the carton.
+FLU_SALE_NDC10 = "49281-0421-50"  # carton of 10 syringes (crosswalk form)
+FLU_USE_NDC10 = "49281-0421-88"  # one syringe (crosswalk form)
+FLU_PACKAGE_NDC10 = "49281-421-50"  # the carton as the catalog prints it
 
 
 def staff(site: Site, role: Role = Role.TECHNICIAN, username: str | None = None) -> User:
@@ -87,7 +90,7 @@ def _ndc11(ndc10: str) -> str:
 def flu_package() -> Package:
     """Fluzone Quadrivalent, carton of 10 single-dose 0.5 mL syringes (EA), with both
     crosswalk rows (unit of sale → package; unit of use → the sale NDC)."""
-    found = Package.objects.filter(ndc10=FLU_SALE_NDC10).first()
+    found = Package.objects.filter(ndc11=_ndc11(FLU_SALE_NDC10)).first()
     if found is not None:
         return found
     product = ProductFactory(
@@ -109,7 +112,7 @@ def flu_package() -> Package:
     )
     pkg = PackageFactory(
         product=product,
-        ndc10=FLU_SALE_NDC10,
+        ndc10=FLU_PACKAGE_NDC10,
         description="10 SYRINGE in 1 PACKAGE (49281-421-50) > .5 mL in 1 SYRINGE",
         billing_unit="EA",
         package_quantity=Decimal("10"),
@@ -139,7 +142,7 @@ def flu_package() -> Package:
         description="Influenza vaccine, quadrivalent",
         package_form="SYRINGE, .5 mL",
         sale_ndc11=_ndc11(FLU_SALE_NDC10),
-        gtin="00349281421881",
+        gtin="00349281421884",
         package=pkg,
         **common,
     )

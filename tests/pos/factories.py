@@ -3,6 +3,7 @@ packages, and a drawn signature."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 from decimal import Decimal
@@ -49,8 +50,10 @@ def ready_fill(technician: User, pharmacist: User, **over: Any) -> Fill:
 
 
 def price(package: Package, amount: str, kind: str = PriceKind.USUAL_CUSTOMARY) -> PackagePrice:
+    # Effective since yesterday: today's UTC date is tomorrow for a US pharmacy each evening.
+    since = timezone.now().date() - dt.timedelta(days=1)
     return PackagePrice.objects.create(
-        package=package, kind=kind, amount=Decimal(amount), effective_on=timezone.now().date()
+        package=package, kind=kind, amount=Decimal(amount), effective_on=since
     )
 
 

@@ -124,6 +124,14 @@ class MedRec(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
         indexes = [models.Index(fields=["site", "status"], name="medrec_site_status")]
+        constraints = [
+            # One med rec in progress per patient at a time.
+            models.UniqueConstraint(
+                fields=["site", "patient"],
+                condition=~Q(status="completed"),
+                name="medrec_one_open",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Med rec {self.pk} ({self.get_reason_display()})"

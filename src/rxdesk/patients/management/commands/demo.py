@@ -9,6 +9,7 @@ from rxdesk.catalog.models import Package, Product
 from rxdesk.claims.demo import demo_claims_bill, payer_port, start_demo_payer
 from rxdesk.core.management.base import RxCommand
 from rxdesk.demo import DEMO_PASSWORD, DEMO_USERS, demo_load
+from rxdesk.immunizations.demo import demo_registry_send, iis_port, start_demo_registry
 
 
 class Command(RxCommand):
@@ -45,10 +46,21 @@ class Command(RxCommand):
         else:
             self.stdout.write(f"Test payer (claims switch) on 127.0.0.1:{payer_port()}.")
         self.stdout.write(demo_claims_bill(site))
+        # Immunizations go over MLLP to the test registry, another process on loopback.
+        registry = start_demo_registry()
+        if registry is None:
+            self.stdout.write(
+                f"Test registry: port {iis_port()} is taken or it did not start; VXU messages "
+                "wait in the registry queue."
+            )
+        else:
+            self.stdout.write(f"Test registry (state IIS) on 127.0.0.1:{iis_port()}.")
+            self.stdout.write(f"Registry: {demo_registry_send(site)}")
         try:
             if not options["no_serve"]:
                 call_command("serve", host=options["host"], port=options["port"])
         finally:
-            if payer is not None:
-                payer.terminate()
-                payer.wait(10)
+            for child in (payer, registry):
+                if child is not None:
+                    child.terminate()
+                    child.wait(10)
