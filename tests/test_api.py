@@ -681,3 +681,41 @@ def test_the_openapi_schema_lists_the_patient_and_prescriber_paths(db):
         "/api/v1/audit/events": {"get"},
     }.items():
         assert methods <= set(paths[path]), path
+
+
+# --- One schema, one name ---------------------------------------------------------------------
+
+# django-ninja names each OpenAPI component after its class: two schema classes of one name
+# in different routers collapse into one component, and the documented body of one of them
+# is wrong. These names are still shared by routers written before this check (to be
+# renamed with the schemathesis work of the hardening issue); no name may join them.
+LEGACY_SHARED_NAMES = frozenset(
+    {
+        "AddressIn", "AuditFilter", "BearerToken", "BoardOut", "BrowserSession", "BudIn",
+        "BudOut", "CancelIn", "CloseIn", "CountIn", "DiscrepancyOut", "DueOut", "FillIn",
+        "FillOut", "IngredientOut", "LineOut", "LogQuery", "LotOut", "MeasurementIn",
+        "MoveOut", "NoteOut", "OrderIn", "OrderLineIn", "OrderLineOut", "OrderOut",
+        "OutboxOut", "PatientRef", "RangeQuery", "ReasonIn", "ReceiptLineOut", "RecordIn",
+        "RefillDueOut", "RegisterQuery", "RejectIn", "RejectOut", "ResolveIn", "ResultOut",
+        "RetireIn", "ReturnIn", "ReviewIn", "SaleOut", "ScheduleIn", "ScheduleOut",
+        "StandingOut", "StepOut", "StrictIn", "SuggestionOut", "TenderSchema", "WillCallOut",
+        "WitnessIn",
+    }
+)  # fmt: skip
+
+
+def test_no_new_schema_name_is_shared_by_two_routers():
+    import ast
+    from collections import defaultdict
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "src" / "rxdesk"
+    where: dict[str, list[str]] = defaultdict(list)
+    modules = {*root.glob("**/api*.py"), *root.glob("**/api/*.py")}
+    for path in sorted(modules):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                where[node.name].append(str(path.relative_to(root)))
+    shared = {name: files for name, files in where.items() if len(files) > 1}
+    assert {n: f for n, f in shared.items() if n not in LEGACY_SHARED_NAMES} == {}
+    assert len(where) > 400  # the walk found the routers

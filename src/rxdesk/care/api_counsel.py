@@ -51,7 +51,7 @@ CSV_RESPONSE = {
 # --- Input ------------------------------------------------------------------------------------
 
 
-class CounselingIn(StrictIn):
+class CounselCounselingIn(StrictIn):
     patient_id: int = Field(..., ge=1, le=MAX_ID)
     outcome: CounselingOutcome
     prescription_id: int | None = Field(None, ge=1, le=MAX_ID)
@@ -85,7 +85,7 @@ class InterventionIn(StrictIn):
     minutes: int = Field(0, ge=0, le=services.MINUTES_MAX)
 
 
-class CloseIn(StrictIn):
+class CounselCloseIn(StrictIn):
     outcome: str = Field(..., max_length=2, description="NCPDP result of service, e.g. 3A")
     outcome_detail: str = Field("", max_length=services.DETAIL_MAX)
     minutes: int | None = Field(None, ge=0, le=services.MINUTES_MAX)
@@ -96,7 +96,7 @@ class InterventionQuery(Schema):
     patient_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
-class ReportQuery(Schema):
+class CounselReportQuery(Schema):
     start: dt.date | None = Field(None, description="Default: 30 days ago")
     end: dt.date | None = Field(None, description="Default: today")
     format: Literal["json", "csv"] = "json"
@@ -250,7 +250,7 @@ def _patient(actor: User, pk: int) -> Patient:
     "pharmacist), a method and at least one topic. A technician records offers and "
     "declines; the counselor is always a pharmacist.",
 )
-def counseling_create(request: HttpRequest, payload: CounselingIn) -> Any:
+def counseling_create(request: HttpRequest, payload: CounselCounselingIn) -> Any:
     actor = user_of(request)
     site = actor.site
     counselor = None
@@ -345,7 +345,7 @@ def intervention_list(request: HttpRequest, q: Query[InterventionQuery]) -> Any:
     summary="Interventions by problem and outcome, with the minutes spent, for a date range",
     openapi_extra=CSV_RESPONSE,
 )
-def intervention_report(request: HttpRequest, q: Query[ReportQuery]) -> Any:
+def intervention_report(request: HttpRequest, q: Query[CounselReportQuery]) -> Any:
     actor = user_of(request)
     today = actor.site.today()
     end = q.end or today
@@ -388,7 +388,7 @@ def intervention_read(request: HttpRequest, intervention_id: int) -> Any:
     summary="Close an open intervention with its outcome",
     description="409 when it is already closed.",
 )
-def intervention_close(request: HttpRequest, intervention_id: int, payload: CloseIn) -> Any:
+def intervention_close(request: HttpRequest, intervention_id: int, payload: CounselCloseIn) -> Any:
     actor = user_of(request)
     row = queries.intervention_get(actor=actor, intervention_id=intervention_id)
     row = services.intervention_close(

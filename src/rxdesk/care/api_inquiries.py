@@ -74,7 +74,7 @@ class AnswerIn(StrictIn):
     text: str = Field(..., min_length=1, max_length=services.TEXT_MAX)
 
 
-class CloseIn(StrictIn):
+class InquiriesCloseIn(StrictIn):
     resolution: str = Field(..., min_length=1, max_length=services.TEXT_MAX)
 
 
@@ -344,7 +344,7 @@ def inquiry_answer(request: HttpRequest, inquiry_id: int, payload: AnswerIn) -> 
     auth=gate(Cap.CARE_INQUIRY),
     summary="Close with the resolution (a prescriber's order change: a pharmacist only)",
 )
-def inquiry_close(request: HttpRequest, inquiry_id: int, payload: CloseIn) -> Any:
+def inquiry_close(request: HttpRequest, inquiry_id: int, payload: InquiriesCloseIn) -> Any:
     actor = user_of(request)
     inquiry = queries.inquiry_get(actor=actor, inquiry_id=inquiry_id)
     services.inquiry_close(actor=actor, inquiry=inquiry, resolution=payload.resolution)

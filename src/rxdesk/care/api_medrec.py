@@ -50,7 +50,7 @@ class StartIn(StrictIn):
     interviewed: str = Field("", max_length=services.INTERVIEWED_MAX)
 
 
-class ItemIn(StrictIn):
+class MedrecItemIn(StrictIn):
     source: HistorySource
     drug_name: str = Field(..., min_length=1, max_length=services.DRUG_NAME_MAX)
     source_detail: str = Field("", max_length=services.SOURCE_DETAIL_MAX)
@@ -93,7 +93,7 @@ class DiscrepancyIn(StrictIn):
     prescription_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
-class ResolveIn(StrictIn):
+class MedrecResolveIn(StrictIn):
     outcome: MedRecOutcome
     note: str = Field("", max_length=services.OUTCOME_NOTE_MAX)
     prescriber_id: int | None = Field(None, ge=1, le=MAX_ID)
@@ -103,7 +103,7 @@ class CompleteIn(StrictIn):
     summary: str = Field("", max_length=services.SUMMARY_MAX)
 
 
-class ListQuery(Schema):
+class MedrecListQuery(Schema):
     status: MedRecStatus | None = None
     patient_id: int | None = Field(None, ge=1, le=MAX_ID)
     limit: int = Field(queries.LIST_LIMIT, ge=1, le=queries.LIST_LIMIT)
@@ -144,7 +144,7 @@ class ItemOut(Schema):
     added_at: dt.datetime
 
 
-class DiscrepancyOut(Schema):
+class MedrecDiscrepancyOut(Schema):
     id: int
     kind: str
     kind_label: str
@@ -160,7 +160,7 @@ class DiscrepancyOut(Schema):
     resolved_at: dt.datetime | None
 
 
-class ProfileOut(Schema):
+class MedrecProfileOut(Schema):
     prescription_id: int
     rx_number: int
     drug_name: str
@@ -192,9 +192,9 @@ class MedRecOut(Schema):
     completed_at: dt.datetime | None
     summary: str
     items: list[ItemOut]
-    profile: list[ProfileOut]
+    profile: list[MedrecProfileOut]
     comparison: list[RowOut]
-    discrepancies: list[DiscrepancyOut]
+    discrepancies: list[MedrecDiscrepancyOut]
 
 
 # --- Helpers ----------------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def _fresh(actor: User, medrec_id: int) -> MedRec:
     auth=gate(*READ),
     summary="Med recs: the pharmacist's review queue first, then those being gathered",
 )
-def medrec_list(request: HttpRequest, q: Query[ListQuery]) -> Any:
+def medrec_list(request: HttpRequest, q: Query[MedrecListQuery]) -> Any:
     rows = queries.medrecs(
         actor=user_of(request),
         status=q.status.value if q.status else None,
@@ -393,7 +393,7 @@ def medrec_read(request: HttpRequest, medrec_id: int) -> Any:
     description="An outside list's line names the list (source_detail). Lines from this "
     "pharmacy's fill history come from import-fills. 409 once submitted.",
 )
-def item_create(request: HttpRequest, medrec_id: int, payload: ItemIn) -> Any:
+def item_create(request: HttpRequest, medrec_id: int, payload: MedrecItemIn) -> Any:
     actor = user_of(request)
     m = _medrec(request, medrec_id)
     values = payload.model_dump(exclude={"package_id", "prescription_id"})
@@ -487,7 +487,7 @@ def submit(request: HttpRequest, medrec_id: int) -> Any:
 
 @router.post(
     "/medrecs/{int:medrec_id}/discrepancies",
-    response={201: DiscrepancyOut},
+    response={201: MedrecDiscrepancyOut},
     auth=gate(Cap.CARE_MEDREC),
     summary="Add a discrepancy found by hand",
 )
@@ -514,14 +514,14 @@ def discrepancy_create(request: HttpRequest, medrec_id: int, payload: Discrepanc
 
 @router.post(
     "/medrecs/{int:medrec_id}/discrepancies/{int:discrepancy_id}/resolve",
-    response=DiscrepancyOut,
+    response=MedrecDiscrepancyOut,
     auth=gate(Cap.CARE_MEDREC_RESOLVE),
     summary="The pharmacist's outcome of a discrepancy",
     description="A prescriber-contacted outcome names prescriber_id; 'intentional' needs a "
     "note. 409 before the history is submitted or once completed.",
 )
 def discrepancy_resolve(
-    request: HttpRequest, medrec_id: int, discrepancy_id: int, payload: ResolveIn
+    request: HttpRequest, medrec_id: int, discrepancy_id: int, payload: MedrecResolveIn
 ) -> Any:
     actor = user_of(request)
     m = _medrec(request, medrec_id)

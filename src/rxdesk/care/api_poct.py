@@ -34,7 +34,7 @@ READ = (Cap.CARE_VIEW, Cap.PATIENT_VIEW)
 # --- Input ------------------------------------------------------------------------------------
 
 
-class ResultIn(StrictIn):
+class PoctResultIn(StrictIn):
     patient_id: int = Field(..., ge=1, le=MAX_ID)
     test_code: str = Field(..., min_length=1, max_length=20, description="See GET /care/poct/tests")
     specimen: str = Field("", max_length=40, description="Default: the test's first specimen")
@@ -54,7 +54,7 @@ class CommunicatedIn(StrictIn):
     at: dt.datetime | None = Field(None, description="Default: now")
 
 
-class ReviewIn(StrictIn):
+class PoctReviewIn(StrictIn):
     note: str = Field("", max_length=services.NOTE_MAX)
 
 
@@ -62,7 +62,7 @@ class ErrorIn(StrictIn):
     reason: str = Field(..., min_length=1, max_length=services.REASON_MAX)
 
 
-class SettingsIn(StrictIn):
+class CareSettingsIn(StrictIn):
     poct_enabled: bool
     clia_certificate: str = Field("", max_length=14, description="2 digits, D, 7 digits")
     clia_expires: dt.date | None = None
@@ -71,7 +71,7 @@ class SettingsIn(StrictIn):
     callback_hours: int = Field(4, ge=1, le=168)
 
 
-class LogQuery(Schema):
+class PoctLogQuery(Schema):
     patient_id: int | None = Field(None, ge=1, le=MAX_ID)
     day: dt.date | None = Field(None, description="Default: today at the pharmacy")
     limit: int = Field(100, ge=1, le=queries.LOG_LIMIT)
@@ -80,7 +80,7 @@ class LogQuery(Schema):
 # --- Output -----------------------------------------------------------------------------------
 
 
-class ResultOut(Schema):
+class PoctResultOut(Schema):
     id: int
     patient_id: int
     patient_name: str
@@ -129,7 +129,7 @@ class CatalogOut(Schema):
     permitted: bool
 
 
-class SettingsOut(Schema):
+class CareSettingsOut(Schema):
     poct_enabled: bool
     clia_certificate: str
     clia_expires: dt.date | None
@@ -236,11 +236,11 @@ def poct_catalog(request: HttpRequest) -> Any:
 
 @router.get(
     "/poct",
-    response=list[ResultOut],
+    response=list[PoctResultOut],
     auth=gate(*READ),
     summary="The tests log: a day's results (default today) or a patient's",
 )
-def poct_log(request: HttpRequest, q: Query[LogQuery]) -> Any:
+def poct_log(request: HttpRequest, q: Query[PoctLogQuery]) -> Any:
     actor = user_of(request)
     patient = None
     if q.patient_id is not None:
@@ -253,11 +253,11 @@ def poct_log(request: HttpRequest, q: Query[LogQuery]) -> Any:
 
 @router.post(
     "/poct",
-    response={201: ResultOut},
+    response={201: PoctResultOut},
     auth=gate(Cap.CARE_POCT),
     summary="Record a waived test's result (interpretation computed)",
 )
-def poct_record(request: HttpRequest, payload: ResultIn) -> Any:
+def poct_record(request: HttpRequest, payload: PoctResultIn) -> Any:
     actor = user_of(request)
     data = payload.model_dump()
     patient = Patient.objects.filter(pk=data.pop("patient_id"), site_id=actor.site_id).first()
@@ -269,7 +269,7 @@ def poct_record(request: HttpRequest, payload: ResultIn) -> Any:
 
 @router.get(
     "/poct/{int:result_id}",
-    response=ResultOut,
+    response=PoctResultOut,
     auth=gate(*READ),
     summary="One result (a PHI access)",
 )
@@ -282,7 +282,7 @@ def poct_detail(request: HttpRequest, result_id: int) -> Any:
 
 @router.post(
     "/poct/{int:result_id}/communicated",
-    response=ResultOut,
+    response=PoctResultOut,
     auth=gate(Cap.CARE_POCT),
     summary="Record when the result was given to the patient",
 )
@@ -295,11 +295,11 @@ def poct_communicated(request: HttpRequest, result_id: int, payload: Communicate
 
 @router.post(
     "/poct/{int:result_id}/review",
-    response=ResultOut,
+    response=PoctResultOut,
     auth=gate(Cap.CARE_INTERVENE),
     summary="The pharmacist reviews the result",
 )
-def poct_review(request: HttpRequest, result_id: int, payload: ReviewIn) -> Any:
+def poct_review(request: HttpRequest, result_id: int, payload: PoctReviewIn) -> Any:
     actor = user_of(request)
     row = queries.result_get(actor=actor, result_id=result_id)
     services.poct_review(actor=actor, result=row, note=payload.note)
@@ -308,7 +308,7 @@ def poct_review(request: HttpRequest, result_id: int, payload: ReviewIn) -> Any:
 
 @router.post(
     "/poct/{int:result_id}/entered-in-error",
-    response=ResultOut,
+    response=PoctResultOut,
     auth=gate(Cap.CARE_INTERVENE),
     summary="A pharmacist marks the result entered in error (the row stays)",
 )
@@ -321,7 +321,7 @@ def poct_entered_in_error(request: HttpRequest, result_id: int, payload: ErrorIn
 
 @router.get(
     "/settings",
-    response=SettingsOut,
+    response=CareSettingsOut,
     auth=gate(Cap.CARE_VIEW),
     summary="The pharmacy's patient-care settings",
 )
@@ -331,10 +331,10 @@ def care_settings_get(request: HttpRequest) -> Any:
 
 @router.put(
     "/settings",
-    response=SettingsOut,
+    response=CareSettingsOut,
     auth=gate(Cap.CARE_SETUP),
     summary="Set point-of-care testing (CLIA certificate, tests) and callback hours (the PIC)",
 )
-def care_settings_put(request: HttpRequest, payload: SettingsIn) -> Any:
+def care_settings_put(request: HttpRequest, payload: CareSettingsIn) -> Any:
     row = services.care_settings_set(actor=user_of(request), **payload.model_dump())
     return _settings(row)

@@ -96,7 +96,7 @@ class EventQuery(Schema):
     )
 
 
-class ErrorIn(StrictIn):
+class QualityErrorIn(StrictIn):
     step: str = Field(..., max_length=20, description="Where it happened (WorkflowStep)")
     error_type: str = Field(..., max_length=20)
     category: str = Field(..., max_length=1, description="NCC MERP category A–I")
@@ -114,7 +114,7 @@ class ErrorIn(StrictIn):
     follow_up_due: dt.date | None = None
 
 
-class NoteIn(StrictIn):
+class QualityNoteIn(StrictIn):
     note: str = Field(..., max_length=2000)
 
 
@@ -177,7 +177,7 @@ class ReportPatchIn(ReportFieldsIn):
     )
 
 
-class SubmitIn(StrictIn):
+class QualitySubmitIn(StrictIn):
     fda_reference: str = Field("", max_length=80, description="The MedWatch report number")
 
 
@@ -210,7 +210,7 @@ class TrendQuery(Schema):
 # --- Output -----------------------------------------------------------------------------------
 
 
-class EventOut(Schema):
+class QualityEventOut(Schema):
     id: int
     kind: str
     kind_label: str
@@ -238,7 +238,7 @@ class FactorOut(Schema):
     description: str
 
 
-class ActionOut(Schema):
+class QualityActionOut(Schema):
     id: int
     rca_id: int
     event_id: int
@@ -263,16 +263,16 @@ class RcaOut(Schema):
     started_at: dt.datetime
     completed_at: dt.datetime | None
     factors: list[FactorOut]
-    actions: list[ActionOut]
+    actions: list[QualityActionOut]
 
 
-class EventDetailOut(EventOut):
+class EventDetailOut(QualityEventOut):
     rca: RcaOut | None
     may_close: bool
     close_blockers: list[str]
 
 
-class ErrorOut(Schema):
+class QualityErrorOut(Schema):
     id: int
     event_id: int
     patient_id: int | None
@@ -295,7 +295,7 @@ class ErrorOut(Schema):
     follow_up_done_at: dt.datetime | None
 
 
-class ProductOut(Schema):
+class QualityProductOut(Schema):
     id: int
     role: str
     prescription_id: int | None
@@ -315,7 +315,7 @@ class ProductOut(Schema):
     rechallenge: str
 
 
-class ReportOut(Schema):
+class QualityReportOut(Schema):
     id: int
     event_id: int
     patient_id: int
@@ -343,7 +343,7 @@ class ReportOut(Schema):
     also_reported_to: list[str]
     submitted_at: dt.datetime | None
     fda_reference: str
-    products: list[ProductOut]
+    products: list[QualityProductOut]
     missing: list[dict[str, str]] = Field(description="What submitting still needs")
 
 
@@ -481,7 +481,7 @@ def _error(e: MedicationError) -> dict[str, Any]:
     }
 
 
-PRODUCT_FIELDS = [name for name in ProductOut.model_fields if name != "id"]
+PRODUCT_FIELDS = [name for name in QualityProductOut.model_fields if name != "id"]
 
 
 def _report(r: AdverseEventReport) -> dict[str, Any]:
@@ -490,7 +490,7 @@ def _report(r: AdverseEventReport) -> dict[str, Any]:
     ]
     own = [
         name
-        for name in ReportOut.model_fields
+        for name in QualityReportOut.model_fields
         if name not in ("id", "event_id", "products", "missing")
     ]
     return {
@@ -511,7 +511,7 @@ def _bars(bars: list[queries.Bar]) -> list[dict[str, Any]]:
 
 @router.post(
     f"{P}/events",
-    response={201: EventOut},
+    response={201: QualityEventOut},
     auth=gate(Cap.CARE_EVENT),
     summary="Report a safety event (a near miss, equipment, process, other)",
     description="Anyone on staff. Medication errors and adverse drug events have their own "
@@ -536,7 +536,7 @@ def event_report(request: HttpRequest, payload: EventIn) -> Any:
 
 @router.get(
     f"{P}/events",
-    response=list[EventOut],
+    response=list[QualityEventOut],
     auth=gate(Cap.CARE_VIEW, Cap.PATIENT_VIEW),
     summary="Safety events, open first (filters: kind, step, category, status)",
 )
@@ -581,13 +581,13 @@ def rca_start(request: HttpRequest, event_id: int, payload: RcaIn) -> Any:
 
 @router.post(
     f"{P}/events/{{int:event_id}}/close",
-    response=EventOut,
+    response=QualityEventOut,
     auth=gate(Cap.CARE_QI),
     summary="Close an event with a note",
     description="409 while it needs a completed root-cause analysis (harm E–I or a serious "
     "adverse drug event), has open action items (how many) or an error follow-up not done.",
 )
-def event_close(request: HttpRequest, event_id: int, payload: NoteIn) -> Any:
+def event_close(request: HttpRequest, event_id: int, payload: QualityNoteIn) -> Any:
     actor = user_of(request)
     event = queries.event_for_write(actor=actor, pk=event_id)
     closed = services.safety_event_close(actor=actor, event=event, note=payload.note)
@@ -599,14 +599,14 @@ def event_close(request: HttpRequest, event_id: int, payload: NoteIn) -> Any:
 
 @router.post(
     f"{P}/medication-errors",
-    response={201: ErrorOut},
+    response={201: QualityErrorOut},
     auth=gate(Cap.CARE_EVENT),
     summary="Report a medication error (NCC MERP category, step, type, follow-up)",
     description="C–I needs the patient; E–I also the prescriber notified and a follow-up "
     "with a due date. The prescription and fill must be the patient's. Its safety event is "
     "made with it (near miss for A–B).",
 )
-def error_report(request: HttpRequest, payload: ErrorIn) -> Any:
+def error_report(request: HttpRequest, payload: QualityErrorIn) -> Any:
     actor = user_of(request)
     error = services.medication_error_report(
         actor=actor,
@@ -631,7 +631,7 @@ def error_report(request: HttpRequest, payload: ErrorIn) -> Any:
 
 @router.get(
     f"{P}/medication-errors/{{int:error_id}}",
-    response=ErrorOut,
+    response=QualityErrorOut,
     auth=gate(Cap.CARE_VIEW, Cap.PATIENT_VIEW),
     summary="A medication error (a PHI access when it names a patient)",
 )
@@ -644,11 +644,11 @@ def error_read(request: HttpRequest, error_id: int) -> Any:
 
 @router.post(
     f"{P}/medication-errors/{{int:error_id}}/follow-up-done",
-    response=ErrorOut,
+    response=QualityErrorOut,
     auth=gate(Cap.CARE_QI),
     summary="Mark the error's follow-up done, with a note",
 )
-def error_follow_up_done(request: HttpRequest, error_id: int, payload: NoteIn) -> Any:
+def error_follow_up_done(request: HttpRequest, error_id: int, payload: QualityNoteIn) -> Any:
     actor = user_of(request)
     error = queries.error_for_write(actor=actor, pk=error_id)
     done = services.medication_error_follow_up_done(actor=actor, error=error, note=payload.note)
@@ -669,7 +669,7 @@ def _products(items: list[ProductIn] | None) -> list[dict[str, Any]] | None:
 
 @router.post(
     f"{P}/ade-reports",
-    response={201: ReportOut},
+    response={201: QualityReportOut},
     auth=gate(Cap.CARE_EVENT),
     summary="Start a MedWatch (FDA Form 3500) report as a draft",
     description="Section A is filled from the patient (initials, age at the event, sex, "
@@ -698,7 +698,7 @@ def report_create(request: HttpRequest, payload: ReportIn) -> Any:
 
 @router.get(
     f"{P}/ade-reports/{{int:report_id}}",
-    response=ReportOut,
+    response=QualityReportOut,
     auth=gate(Cap.CARE_VIEW, Cap.PATIENT_VIEW),
     summary="A MedWatch report with what it still needs (a PHI access)",
 )
@@ -711,7 +711,7 @@ def report_read(request: HttpRequest, report_id: int) -> Any:
 
 @router.patch(
     f"{P}/ade-reports/{{int:report_id}}",
-    response=ReportOut,
+    response=QualityReportOut,
     auth=gate(Cap.CARE_EVENT),
     summary="Change a draft MedWatch report (products: replaces the list)",
     description="409 once submitted (read-only).",
@@ -732,14 +732,14 @@ def report_update(request: HttpRequest, report_id: int, payload: ReportPatchIn) 
 
 @router.post(
     f"{P}/ade-reports/{{int:report_id}}/submit",
-    response=ReportOut,
+    response=QualityReportOut,
     auth=gate(Cap.CARE_QI),
     summary="Mark the report submitted to FDA (with the MedWatch report number)",
     description="422 names every missing field at once (event date, description, outcome or "
     "non_serious, death date, a suspect product, reporter name and contact); a vaccine as a "
     "suspect product is refused (VAERS). 409 when already submitted.",
 )
-def report_submit(request: HttpRequest, report_id: int, payload: SubmitIn) -> Any:
+def report_submit(request: HttpRequest, report_id: int, payload: QualitySubmitIn) -> Any:
     actor = user_of(request)
     report = queries.report_for_write(actor=actor, pk=report_id)
     done = services.ade_report_submit(
@@ -791,7 +791,7 @@ def factor_add(request: HttpRequest, rca_id: int, payload: FactorIn) -> Any:
 
 @router.post(
     f"{P}/rca/{{int:rca_id}}/actions",
-    response={201: ActionOut},
+    response={201: QualityActionOut},
     auth=gate(Cap.CARE_QI),
     summary="Add an action item with its owner and due date",
     description="422 when the owner is not a current member of this pharmacy's staff or the "
@@ -826,7 +826,7 @@ def rca_complete(request: HttpRequest, rca_id: int, payload: CompleteRcaIn) -> A
 
 @router.post(
     f"{P}/actions/{{int:action_id}}/complete",
-    response=ActionOut,
+    response=QualityActionOut,
     auth=gate(Cap.CARE_EVENT),
     summary="Mark an action item done (its owner, or a pharmacist)",
 )
@@ -839,11 +839,11 @@ def action_complete(request: HttpRequest, action_id: int, payload: OptionalNoteI
 
 @router.post(
     f"{P}/actions/{{int:action_id}}/drop",
-    response=ActionOut,
+    response=QualityActionOut,
     auth=gate(Cap.CARE_QI),
     summary="Drop an action item, saying why",
 )
-def action_drop(request: HttpRequest, action_id: int, payload: NoteIn) -> Any:
+def action_drop(request: HttpRequest, action_id: int, payload: QualityNoteIn) -> Any:
     actor = user_of(request)
     item = queries.action_item(actor=actor, pk=action_id)
     done = services.action_item_drop(actor=actor, item=item, note=payload.note)
@@ -852,7 +852,7 @@ def action_drop(request: HttpRequest, action_id: int, payload: NoteIn) -> Any:
 
 @router.get(
     f"{P}/my-actions",
-    response=list[ActionOut],
+    response=list[QualityActionOut],
     auth=gate(Cap.CARE_EVENT),
     summary="The open action items the signed-in person owns (no patient named)",
 )

@@ -102,7 +102,7 @@ class InUseOut(Schema):
     rule: str
 
 
-class SettingsOut(Schema):
+class BudSettingsOut(Schema):
     single_dose_iso5_hours: int
     single_dose_outside_iso5_hours: int
     multiple_dose_days: int
@@ -111,7 +111,7 @@ class SettingsOut(Schema):
     usp_defaults: bool = Field(..., description="No limits were set: USP's apply")
 
 
-class SettingsIn(StrictIn):
+class BudSettingsIn(StrictIn):
     single_dose_iso5_hours: int | None = Field(None, ge=0, le=12)
     single_dose_outside_iso5_hours: int | None = Field(None, ge=0, le=12)
     multiple_dose_days: int | None = Field(None, ge=1, le=28)
@@ -188,7 +188,7 @@ def in_use_compute(request: HttpRequest, payload: InUseIn) -> Any:
 
 @router.get(
     "/settings",
-    response=SettingsOut,
+    response=BudSettingsOut,
     auth=gate(Cap.COMPOUNDING_VIEW),
     summary="The site's compounding limits (USP's when none were set)",
 )
@@ -198,13 +198,13 @@ def settings_read(request: HttpRequest) -> Any:
 
 @router.patch(
     "/settings",
-    response=SettingsOut,
+    response=BudSettingsOut,
     auth=gate(Cap.COMPOUNDING_FACILITY),
     summary="Change the site's compounding limits (pharmacist-in-charge)",
     description="Only stricter than USP: single-dose 0–12 hours in ISO 5 and never longer "
     "outside it, multiple-dose 1–28 days, records kept 3–30 years.",
 )
-def settings_update(request: HttpRequest, payload: SettingsIn) -> Any:
+def settings_update(request: HttpRequest, payload: BudSettingsIn) -> Any:
     fields = payload.model_dump(exclude_unset=True)
     nulls = sorted(name for name, value in fields.items() if value is None)
     if nulls:

@@ -54,7 +54,7 @@ class StockQuery(Schema):
     format: str = Field("json", pattern="^(json|csv)$")
 
 
-class ReceiveIn(StrictIn):
+class CatalogReceiveIn(StrictIn):
     code: str = Field(..., min_length=1, max_length=queries.MAX_CODE, description="NDC or scan")
     lot_number: str = Field("", max_length=40, description="Blank: taken from a GS1 scan")
     expiry: dt.date | None = Field(None, description="Blank: taken from a GS1 scan")
@@ -86,7 +86,7 @@ class VaccineListOut(Schema):
     scanned_ndc: str | None
 
 
-class NdcOut(Schema):
+class CatalogNdcOut(Schema):
     ndc11: str
     ndc10: str
     unit: str
@@ -106,7 +106,7 @@ class NdcOut(Schema):
     billing_unit: str | None
 
 
-class VisOut(Schema):
+class CatalogVisOut(Schema):
     name: str
     edition_date: dt.date
     barcode: str
@@ -117,10 +117,10 @@ class VisOut(Schema):
 class VaccineOut(VaccineSummaryOut):
     notes: str
     manufacturers: list[str]
-    sale_ndcs: list[NdcOut]
-    use_ndcs: list[NdcOut]
-    vis: list[VisOut]
-    current_vis: list[VisOut]
+    sale_ndcs: list[CatalogNdcOut]
+    use_ndcs: list[CatalogNdcOut]
+    vis: list[CatalogVisOut]
+    current_vis: list[CatalogVisOut]
 
 
 class StockRowOut(Schema):
@@ -146,13 +146,13 @@ class StockSectionOut(Schema):
     lots: list[StockRowOut]
 
 
-class StockOut(Schema):
+class CatalogStockOut(Schema):
     today: dt.date
     sections: list[StockSectionOut]
     unfunded: list[StockRowOut]
 
 
-class ReceivedOut(Schema):
+class CatalogReceivedOut(Schema):
     move_id: int
     lot_id: int
     lot: str
@@ -297,7 +297,7 @@ class CodeQuery(Schema):
 
 @router.get(
     "/vaccine-code",
-    response=NdcOut,
+    response=CatalogNdcOut,
     auth=gate(Cap.CATALOG_VIEW),
     summary="The vaccine NDC a scan or typed code names (NDC, UPC, GTIN-14, GS1 DataMatrix)",
     description="404 when the code is no vaccine's; 422 naming code when it is malformed.",
@@ -314,7 +314,7 @@ def vaccine_code_read(request: HttpRequest, q: Query[CodeQuery]) -> Any:
 
 @router.get(
     "/stock",
-    response=StockOut,
+    response=CatalogStockOut,
     auth=gate(Cap.IMM_STOCK),
     summary="Vaccine doses on hand by funding source (VFC, state, private), lot and expiry",
     description="format=csv for a file. Lots with no funding recorded are listed apart.",
@@ -342,14 +342,14 @@ def stock_read(request: HttpRequest, q: Query[StockQuery]) -> Any:
 
 @router.post(
     "/stock",
-    response={201: ReceivedOut},
+    response={201: CatalogReceivedOut},
     auth=gate(Cap.IMM_STOCK),
     summary="Receive vaccine doses into stock with their funding source",
     description="422 names the field (code not a vaccine NDC or not linked to a package, "
     "expired lot, expiry not as on file); 409 (field funding) when the lot is kept here "
     "under another funding source, or (field lot_number) when it is recalled.",
 )
-def stock_receive(request: HttpRequest, payload: ReceiveIn) -> Any:
+def stock_receive(request: HttpRequest, payload: CatalogReceiveIn) -> Any:
     done = services.vaccine_stock_receive(
         actor=user_of(request),
         code=payload.code,

@@ -24,7 +24,7 @@ class OutreachQuery(Schema):
     offset: int = Field(0, ge=0, le=10_000_000)
 
 
-class DueOut(Schema):
+class OutreachDueOut(Schema):
     vaccine: str
     group: str
     status: str
@@ -42,7 +42,7 @@ class OutreachRowOut(Schema):
     contact: str
     last_dose_on: dt.date | None
     last_dose: str
-    due: list[DueOut]
+    due: list[OutreachDueOut]
 
 
 class OutreachOut(Schema):

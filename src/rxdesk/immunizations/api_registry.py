@@ -63,7 +63,7 @@ class MessagesQuery(Schema):
     limit: int = Field(200, ge=1, le=queries.LIST_LIMIT)
 
 
-class MessageOut(Schema):
+class RegistryMessageOut(Schema):
     id: int
     control_id: str
     immunization_id: int
@@ -92,14 +92,14 @@ class ErrorOut(Schema):
     words: str
 
 
-class MessageDetailOut(MessageOut):
+class MessageDetailOut(RegistryMessageOut):
     errors: list[ErrorOut]
     message: str = Field(..., description="The VXU (CR-separated); empty for roles without PHI")
     ack_text: str = Field(..., description="The registry's ACK; empty for roles without PHI")
     acked_at: dt.datetime | None
 
 
-class SendIn(StrictIn):
+class RegistrySendIn(StrictIn):
     limit: int = Field(100, ge=1, le=1000)
 
 
@@ -116,7 +116,7 @@ class SendOut(Schema):
     summary: str
 
 
-class BatchOut(Schema):
+class RegistryBatchOut(Schema):
     id: int
     control_id: str
     file_name: str
@@ -125,7 +125,7 @@ class BatchOut(Schema):
     created_by: str
 
 
-class SettingsOut(Schema):
+class RegistrySettingsOut(Schema):
     transport: str
     iis_host: str
     iis_port: int | None
@@ -144,7 +144,7 @@ class SettingsOut(Schema):
     updated_at: dt.datetime
 
 
-class SettingsIn(StrictIn):
+class RegistrySettingsIn(StrictIn):
     transport: Literal["none", "mllp", "batch"] | None = None
     iis_host: str | None = Field(None, max_length=255)
     iis_port: int | None = Field(None, description="1–65535; send 0 to clear")
@@ -195,7 +195,7 @@ def _without_text(error: str) -> str:
 
 
 def _settings(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in SettingsOut.model_fields}
+    return {name: getattr(row, name) for name in RegistrySettingsOut.model_fields}
 
 
 def _may_see_settings(actor: Any) -> None:
@@ -241,7 +241,7 @@ def vxu_read(request: HttpRequest, immunization_id: int) -> HttpResponse:
 
 @router.get(
     "/registry/messages",
-    response=list[MessageOut],
+    response=list[RegistryMessageOut],
     auth=gate(),
     summary="Registry messages, overdue first (imm.registry or imm.report)",
     description="status: a message status, `open` (waiting, not delivered, rejected) or "
@@ -315,7 +315,7 @@ def message_retry(request: HttpRequest, message_id: int) -> Any:
     description="With batch-file reporting, or no registry configured, nothing is sent "
     "and `waiting` tells how many wait.",
 )
-def send_now(request: HttpRequest, payload: SendIn) -> Any:
+def send_now(request: HttpRequest, payload: RegistrySendIn) -> Any:
     actor = user_of(request)
     summary = services.registry_send_due(actor=actor, site=actor.site, limit=payload.limit)
     return {
@@ -337,7 +337,7 @@ def _batch(b: Any) -> dict[str, Any]:
 
 @router.post(
     "/registry/batches",
-    response={201: BatchOut},
+    response={201: RegistryBatchOut},
     auth=gate(Cap.IMM_REGISTRY),
     summary="Export every undelivered message into one batch file",
     description="409 when no message is waiting.",
@@ -362,7 +362,7 @@ def batch_read(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @router.get(
     "/registry/settings",
-    response=SettingsOut,
+    response=RegistrySettingsOut,
     auth=gate(),
     summary="The registry connection and reporting rules (imm.registry or imm.setup)",
 )
@@ -374,14 +374,14 @@ def settings_read(request: HttpRequest) -> Any:
 
 @router.put(
     "/registry/settings",
-    response=SettingsOut,
+    response=RegistrySettingsOut,
     auth=gate(Cap.IMM_SETUP),
     summary="Change the registry connection and reporting rules (PIC)",
     description="Fields left out keep their value. 422 names the field: a host without a "
     "port, a port outside 1–65535, MLLP without host and port, an HL7 id holding a "
     "delimiter, reporting without the registry's facility id.",
 )
-def settings_put(request: HttpRequest, payload: SettingsIn) -> Any:
+def settings_put(request: HttpRequest, payload: RegistrySettingsIn) -> Any:
     actor = user_of(request)
     values = payload.model_dump(exclude_unset=True)
     for key, value in list(values.items()):

@@ -49,7 +49,7 @@ def _pdf_file(what: str) -> dict[str, Any]:
 # --- Input ------------------------------------------------------------------------------------
 
 
-class SettingsIn(StrictIn):
+class PackagingSettingsIn(StrictIn):
     repack_rule: RepackRule | None = None
     repack_months: int | None = Field(None, ge=1, le=12)
     med_pak_days: int | None = Field(None, ge=1, le=60)
@@ -125,7 +125,7 @@ class PakQuery(Schema):
 # --- Output -----------------------------------------------------------------------------------
 
 
-class SettingsOut(Schema):
+class PackagingSettingsOut(Schema):
     repack_rule: str
     repack_rule_label: str
     repack_months: int
@@ -296,7 +296,7 @@ def pdf_response(pdf: bytes, name: str) -> HttpResponse:
 
 @router.get(
     "/packaging-settings",
-    response=SettingsOut,
+    response=PackagingSettingsOut,
     auth=gate(Cap.LTC_VIEW),
     summary="The site's repackaging rule, med pak days and discrepancy hours",
 )
@@ -306,12 +306,12 @@ def packaging_settings_read(request: HttpRequest) -> Any:
 
 @router.patch(
     "/packaging-settings",
-    response=SettingsOut,
+    response=PackagingSettingsOut,
     auth=gate(Cap.LTC_SETUP),
     summary="Change the repackaging rule and packaging limits (pharmacist-in-charge)",
     description="Med pak days 1–60 (USP), the board's months 1–12, discrepancy hours 1–24.",
 )
-def packaging_settings_update(request: HttpRequest, payload: SettingsIn) -> Any:
+def packaging_settings_update(request: HttpRequest, payload: PackagingSettingsIn) -> Any:
     actor = user_of(request)
     fields = payload.model_dump(exclude_unset=True)
     nulls = sorted(name for name, value in fields.items() if value is None)
