@@ -71,6 +71,7 @@ from tests.controlled import (
     matrix_pmp,
 )
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+from tests.formulary import matrix_formulary as _run_formulary
 from tests.immunizations import (
     matrix_administer as _imm_administer,
 )
@@ -108,7 +109,15 @@ from tests.institutional import (
     matrix_packaging as _inst_packaging,
 )
 from tests.inventory.matrix import API_ROWS as INVENTORY_API_ROWS
+from tests.medsync import matrix_medsync as _run_medsync
+from tests.operations import matrix_operations as _run_operations
+from tests.outreach import matrix_outreach as _run_outreach
+from tests.people import matrix_people as _run_people
 from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
+from tests.program340b import matrix_340b as _run_340b
+from tests.reports import matrix_daily as _run_daily
+from tests.reports import matrix_hub as _run_hub
+from tests.reports import matrix_metrics as _run_metrics
 from tests.rx.matrix_api import API_ROWS as RX_API_ROWS
 from tests.rx.matrix_devices import API_ROWS as RX_DEVICE_ROWS
 from tests.screening import matrix as screening_matrix
@@ -378,6 +387,19 @@ for _care in (
     _care_poct,
 ):
     API_MATRIX.update(_care.API_ROWS)
+
+for _run in (
+    _run_people,
+    _run_operations,
+    _run_hub,
+    _run_daily,
+    _run_metrics,
+    _run_340b,
+    _run_medsync,
+    _run_formulary,
+    _run_outreach,
+):
+    API_MATRIX.update(_run.API_ROWS)
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

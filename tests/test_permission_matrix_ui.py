@@ -83,6 +83,7 @@ from tests.controlled import (
     matrix_pmp,
 )
 from tests.factories import AllergyFactory, PatientFactory, PrescriberFactory, UserFactory
+from tests.formulary import matrix_formulary as _run_formulary
 from tests.immunizations import (
     matrix_administer as _imm_administer,
 )
@@ -121,7 +122,15 @@ from tests.institutional import (
 )
 from tests.inventory.matrix import UI_ROWS as INVENTORY_UI_ROWS
 from tests.inventory.matrix import WATCHED as INVENTORY_WATCHED
+from tests.medsync import matrix_medsync as _run_medsync
+from tests.operations import matrix_operations as _run_operations
+from tests.outreach import matrix_outreach as _run_outreach
+from tests.people import matrix_people as _run_people
 from tests.pos import matrix_counter, matrix_pickup, matrix_pse, matrix_sales
+from tests.program340b import matrix_340b as _run_340b
+from tests.reports import matrix_daily as _run_daily
+from tests.reports import matrix_hub as _run_hub
+from tests.reports import matrix_metrics as _run_metrics
 from tests.rx.matrix_ui import UI_ROWS as RX_UI_ROWS
 from tests.rx.matrix_ui import WATCHED as RX_WATCHED
 from tests.screening import matrix as screening_matrix
@@ -313,6 +322,20 @@ for _care in (
 ):
     UI_MATRIX.update(_care.UI_ROWS)
     WATCHED.extend(_care.WATCHED)
+
+for _run in (
+    _run_people,
+    _run_operations,
+    _run_hub,
+    _run_daily,
+    _run_metrics,
+    _run_340b,
+    _run_medsync,
+    _run_formulary,
+    _run_outreach,
+):
+    UI_MATRIX.update(_run.UI_ROWS)
+    WATCHED.extend(_run.WATCHED)
 
 
 def _names(patterns: list[Any]) -> set[str]:

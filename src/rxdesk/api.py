@@ -281,6 +281,22 @@ def _add_routers() -> None:
         api.add_router("/immunizations", immunizations.router)
     for care in (api_medrec, api_counsel, api_quality, api_inquiries, api_poct):
         api.add_router("/care", care.router)
+    from rxdesk.formulary import api as formulary_api
+    from rxdesk.medsync import api as medsync_api
+    from rxdesk.operations import api as operations_api
+    from rxdesk.outreach import api as outreach_api
+    from rxdesk.people import api as people_api
+    from rxdesk.program340b import api as p340b_api
+    from rxdesk.reports import api_daily, api_metrics
+
+    api.add_router("/people", people_api.router)
+    api.add_router("/operations", operations_api.router)
+    api.add_router("/reports", api_daily.router)
+    api.add_router("/metrics", api_metrics.router)
+    api.add_router("/340b", p340b_api.router)
+    api.add_router("/sync", medsync_api.router)
+    api.add_router("/formulary", formulary_api.router)
+    api.add_router("/outreach", outreach_api.router)
 
 
 _add_routers()

@@ -76,6 +76,13 @@ INSTALLED_APPS = [
     "rxdesk.institutional",
     "rxdesk.immunizations",
     "rxdesk.care",
+    "rxdesk.people",
+    "rxdesk.operations",
+    "rxdesk.reports",
+    "rxdesk.program340b",
+    "rxdesk.medsync",
+    "rxdesk.formulary",
+    "rxdesk.outreach",
 ]
 
 MIDDLEWARE = [

@@ -17,5 +17,12 @@ urlpatterns = [
     path("institutional/", include("rxdesk.institutional.urls")),
     path("immunizations/", include("rxdesk.immunizations.urls")),
     path("care/", include("rxdesk.care.urls")),
+    path("people/", include("rxdesk.people.urls")),
+    path("operations/", include("rxdesk.operations.urls")),
+    path("reports/", include("rxdesk.reports.urls")),
+    path("340b/", include("rxdesk.program340b.urls")),
+    path("sync/", include("rxdesk.medsync.urls")),
+    path("formulary/", include("rxdesk.formulary.urls")),
+    path("outreach/", include("rxdesk.outreach.urls")),
     path("api/v1/", api.urls),
 ]

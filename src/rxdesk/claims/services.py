@@ -36,6 +36,7 @@ from django.utils import timezone
 from rxdesk.catalog.choices import PriceKind
 from rxdesk.catalog.models import Package, PackagePrice
 from rxdesk.claims import builder, ncpdp, queries, rejects, transport
+from rxdesk.claims import seams as claim_seams
 from rxdesk.claims.builder import ClaimData, OtherPayer
 from rxdesk.claims.choices import (
     ACCEPTED,
@@ -215,6 +216,11 @@ def _claim_data(
         approved = pa_in_effect(rx.pk, plan.pk, date_of_service)
         pa_number = approved.number if approved else ""
     dur = tuple(claim.dur_pps) if claim and claim.dur_pps else tuple(fill_dur(fill))
+    marks = claim_seams.marks_for(
+        fill, plan, tuple(str(c) for c in (claim.clarification_codes if claim else []))
+    )
+    if marks.basis_of_cost:
+        prices["basis_of_cost"] = marks.basis_of_cost
     phone = patient.phone_mobile or patient.phone_home or ""
     cardholder = coverage.relationship == "1"
     return ClaimData(
@@ -250,7 +256,7 @@ def _claim_data(
         origin=rx.origin,
         quantity_prescribed=rx.quantity,
         other_coverage_code=other_coverage_code,
-        clarification_codes=tuple(str(c) for c in (claim.clarification_codes if claim else [])),
+        clarification_codes=marks.clarification_codes,
         prior_auth_number=pa_number,
         prescriber_npi=rx.prescriber.npi,
         prescriber_last_name=rx.prescriber.last_name,

@@ -124,6 +124,31 @@ class Cap(StrEnum):
     CARE_INQUIRY = "care.inquiry"
     CARE_POCT = "care.poct"
     CARE_SETUP = "care.setup"
+    # People: training, competency, precepting, continuing education, credentials
+    PEOPLE_VIEW = "people.view"
+    PEOPLE_TRAIN = "people.train"
+    PEOPLE_CE = "people.ce"
+    PEOPLE_SETUP = "people.setup"
+    # Operations: who is on duty (the ratio), cleaning, waste, equipment
+    DUTY_VIEW = "duty.view"
+    DUTY_SIGN = "duty.sign"
+    OPS_VIEW = "ops.view"
+    OPS_LOG = "ops.log"
+    OPS_SETUP = "ops.setup"
+    # Daily reports and metrics
+    REPORTS_DAILY = "reports.daily"
+    REPORTS_REVIEW = "reports.review"
+    METRICS_VIEW = "metrics.view"
+    # Programs: 340B, medication synchronization, formulary and interchange, outreach
+    P340B_VIEW = "340b.view"
+    P340B_ORDER = "340b.order"
+    P340B_SETUP = "340b.setup"
+    SYNC_VIEW = "sync.view"
+    SYNC_MANAGE = "sync.manage"
+    FORMULARY_VIEW = "formulary.view"
+    FORMULARY_EDIT = "formulary.edit"
+    INTERCHANGE_APPLY = "interchange.apply"
+    OUTREACH_VIEW = "outreach.view"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -248,6 +273,48 @@ _CARE_PHARMACIST = _CARE_TECH | {
 }
 _CARE_PIC = _CARE_PHARMACIST | {Cap.CARE_SETUP}
 
+# Running the pharmacy. Everyone who works here signs on and off duty, sees who is on duty
+# (and the technician-to-pharmacist ratio), keeps the cleaning, waste and equipment logs,
+# and records their own continuing education; everyone reads their own training record.
+# Pharmacists assess competency, precept and see everyone's training; they read and sign
+# the daily reports and the metrics (no patient names in the metrics). The PIC keeps the
+# skills, the renewal rules, the ratio, the cleaning schedule and the equipment list,
+# approves interchange protocols and keeps the formulary and the 340B covered-entity set-up.
+# The auditor (an inspector's view) reads training, logs, reports, metrics and 340B records.
+_RUN_STAFF = {Cap.DUTY_VIEW, Cap.DUTY_SIGN, Cap.OPS_VIEW, Cap.OPS_LOG, Cap.PEOPLE_CE}
+_RUN_PHARMACIST = _RUN_STAFF | {
+    Cap.PEOPLE_VIEW,
+    Cap.PEOPLE_TRAIN,
+    Cap.REPORTS_DAILY,
+    Cap.REPORTS_REVIEW,
+    Cap.METRICS_VIEW,
+}
+_RUN_PIC = _RUN_PHARMACIST | {Cap.PEOPLE_SETUP, Cap.OPS_SETUP}
+_RUN_AUDIT = {
+    Cap.PEOPLE_VIEW,
+    Cap.DUTY_VIEW,
+    Cap.OPS_VIEW,
+    Cap.REPORTS_DAILY,
+    Cap.METRICS_VIEW,
+    Cap.P340B_VIEW,
+    Cap.FORMULARY_VIEW,
+}
+# Programs. Technicians keep med sync (enrol, align, call, queue the sync fills), work the
+# outreach lists, and place 340B replenishment orders; the inventory specialist reads the
+# 340B virtual inventory and orders from it (no patients on it). Applying a therapeutic
+# interchange is a pharmacist's decision; keeping the formulary and approving interchange
+# protocols, the PIC's.
+_PROGRAMS_TECH = {
+    Cap.P340B_VIEW,
+    Cap.P340B_ORDER,
+    Cap.SYNC_VIEW,
+    Cap.SYNC_MANAGE,
+    Cap.FORMULARY_VIEW,
+    Cap.OUTREACH_VIEW,
+}
+_PROGRAMS_PHARMACIST = _PROGRAMS_TECH | {Cap.INTERCHANGE_APPLY}
+_PROGRAMS_PIC = _PROGRAMS_PHARMACIST | {Cap.FORMULARY_EDIT, Cap.P340B_SETUP}
+
 _CATALOG_READ = {Cap.CATALOG_VIEW}
 # Stock work every technician does: receive, order, count, transfer, return, log fridges.
 _STOCK_WORK = {
@@ -277,6 +344,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _ADC_TECH
         | _IMM_TECH
         | _CARE_TECH
+        | _RUN_STAFF
+        | _PROGRAMS_TECH
         | {Cap.SITE_VIEW, Cap.STOCK_DISPENSE}
     ),
     # A trainee types patients, fills, counts and logs temperatures under supervision, but
@@ -297,7 +366,10 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.IMM_VIEW,
             Cap.CARE_VIEW,
             Cap.CARE_EVENT,
+            Cap.SYNC_VIEW,
+            Cap.FORMULARY_VIEW,
         }
+        | _RUN_STAFF
     ),
     Role.PHARMACIST: frozenset(
         _CLINICAL_READ
@@ -318,6 +390,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _ADC_PHARMACIST
         | _IMM_PHARMACIST
         | _CARE_PHARMACIST
+        | _RUN_PHARMACIST
+        | _PROGRAMS_PHARMACIST
         # Approving count adjustments and releasing quarantined stock is a pharmacist's call.
         | {Cap.SITE_VIEW, Cap.TOKEN_CREATE, Cap.STOCK_DISPENSE, Cap.INVENTORY_APPROVE}
     ),
@@ -340,6 +414,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _ADC_PHARMACIST
         | _IMM_PIC
         | _CARE_PIC
+        | _RUN_PIC
+        | _PROGRAMS_PIC
         | {
             Cap.STOCK_DISPENSE,
             Cap.INVENTORY_APPROVE,
@@ -364,11 +440,14 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
         | _STOCK_WORK
         | _STOCK_CONTROL
         | _ADC_STOCK
+        | _RUN_STAFF
         | {Cap.SITE_VIEW, Cap.INVENTORY_SETUP, Cap.CS_VIEW, Cap.CS_COUNT, Cap.IMM_STOCK}
+        | {Cap.P340B_VIEW, Cap.P340B_ORDER, Cap.FORMULARY_VIEW}
     ),
     Role.AUDITOR: frozenset(
         _CATALOG_READ
         | _SCREENING_REPORT
+        | _RUN_AUDIT
         | {
             Cap.CLAIMS_REPORT,
             Cap.CS_VIEW,
@@ -421,6 +500,7 @@ CREDENTIALED: frozenset[Cap] = frozenset(
     | {Cap.LTC_CYCLE, Cap.PACKAGING_MAKE, Cap.PACKAGING_CHECK, Cap.ADC_RESTOCK, Cap.ADC_RESOLVE}
     | {Cap.IMM_ADMINISTER, Cap.IMM_RECORD, Cap.CARE_MEDREC, Cap.CARE_MEDREC_RESOLVE}
     | {Cap.CARE_COUNSEL, Cap.CARE_INTERVENE, Cap.CARE_POCT}
+    | {Cap.INTERCHANGE_APPLY, Cap.REPORTS_REVIEW, Cap.PEOPLE_TRAIN}
 )
 
 

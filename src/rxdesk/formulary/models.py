@@ -1,0 +1,3 @@
+"""Formulary and interchange: tables (filled in by issue 14)."""
+
+from __future__ import annotations

@@ -1,0 +1,5 @@
+from rxdesk.formulary.views import home
+
+urlpatterns = [
+    *home.urlpatterns,
+]

@@ -1,0 +1,5 @@
+from rxdesk.medsync.views import home
+
+urlpatterns = [
+    *home.urlpatterns,
+]

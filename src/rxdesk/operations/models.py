@@ -1,0 +1,3 @@
+"""Operations: tables (filled in by issue 14)."""
+
+from __future__ import annotations

@@ -1,0 +1,5 @@
+from rxdesk.operations.views import home
+
+urlpatterns = [
+    *home.urlpatterns,
+]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OutreachConfig(AppConfig):
+    name = "rxdesk.outreach"
+    label = "outreach"
+    verbose_name = "Outreach"

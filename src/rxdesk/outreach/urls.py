@@ -1,0 +1,5 @@
+from rxdesk.outreach.views import home
+
+urlpatterns = [
+    *home.urlpatterns,
+]

@@ -1,0 +1,24 @@
+"""Outreach lists: the home page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import URLPattern, path
+
+from rxdesk.core.capabilities import Cap, has
+from rxdesk.core.errors import Forbidden
+from rxdesk.core.views import actor_of, screen
+
+
+@screen
+def outreach_home(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    if not any(has(actor, cap) for cap in (Cap.OUTREACH_VIEW,)):
+        raise Forbidden("Your role does not include outreach lists.")
+    return render(request, "outreach/home.html", {"today": actor.site.today()})
+
+
+urlpatterns: list[URLPattern] = [
+    path("", outreach_home, name="outreach_home"),
+]

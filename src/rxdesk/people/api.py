@@ -1,0 +1,7 @@
+"""People and training: the API (``/people``)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["People and training"])

@@ -1,0 +1,5 @@
+from rxdesk.people.views import home
+
+urlpatterns = [
+    *home.urlpatterns,
+]

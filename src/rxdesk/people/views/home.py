@@ -1,0 +1,24 @@
+"""People and training: the home page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import URLPattern, path
+
+from rxdesk.core.capabilities import Cap, has
+from rxdesk.core.errors import Forbidden
+from rxdesk.core.views import actor_of, screen
+
+
+@screen
+def people_home(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    if not any(has(actor, cap) for cap in (Cap.PEOPLE_VIEW, Cap.PEOPLE_CE)):
+        raise Forbidden("Your role does not include people and training.")
+    return render(request, "people/home.html", {"today": actor.site.today()})
+
+
+urlpatterns: list[URLPattern] = [
+    path("", people_home, name="people_home"),
+]

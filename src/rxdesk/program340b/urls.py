@@ -1,0 +1,5 @@
+from rxdesk.program340b.views import home
+
+urlpatterns = [
+    *home.urlpatterns,
+]

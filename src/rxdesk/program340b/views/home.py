@@ -1,0 +1,24 @@
+"""340B program: the home page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import URLPattern, path
+
+from rxdesk.core.capabilities import Cap, has
+from rxdesk.core.errors import Forbidden
+from rxdesk.core.views import actor_of, screen
+
+
+@screen
+def p340b_home(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    if not any(has(actor, cap) for cap in (Cap.P340B_VIEW,)):
+        raise Forbidden("Your role does not include 340b program.")
+    return render(request, "program340b/home.html", {"today": actor.site.today()})
+
+
+urlpatterns: list[URLPattern] = [
+    path("", p340b_home, name="p340b_home"),
+]

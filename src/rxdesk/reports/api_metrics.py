@@ -1,0 +1,7 @@
+"""Metrics: the API (``/reports``)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["Metrics"])

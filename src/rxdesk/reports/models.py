@@ -1,0 +1,3 @@
+"""Reports and metrics: tables (filled in by issue 14)."""
+
+from __future__ import annotations
