@@ -45,6 +45,7 @@ def main() -> None:
         ncpdp_bench,
         pos_bench,
         recall_bench,
+        running_bench,
         rx_bench,
         screening_bench,
         search_bench,
@@ -67,6 +68,7 @@ def main() -> None:
         controlled_bench,
         compounding_bench,
         institutional_bench,
+        running_bench,
     )
     # `python -m bench recall search` runs only those (a module's name without "_bench").
     chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]

@@ -125,6 +125,29 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert SafetyEvent.objects.get(site=site).kind == "near_miss"
     assert Inquiry.objects.get(site=site).callback_due is not None
     assert PocTestResult.objects.get(site=site).result == "negative"
+    # running the pharmacy (issue 14): skills and two training plans, three on duty, the
+    # cleaning schedule, a 340B entity with its sold fills decided, a formulary with an
+    # approved interchange protocol, one patient in med sync, outreach calls, and the
+    # seven daily reports of yesterday (signed) and today
+    from rxdesk.formulary.models import InterchangeProtocol
+    from rxdesk.medsync.models import SyncEnrollment
+    from rxdesk.operations.models import CleaningTask, DutyShift
+    from rxdesk.outreach.models import OutreachContact
+    from rxdesk.people.models import Skill, TrainingPlan
+    from rxdesk.program340b.models import Capture, CoveredEntity
+    from rxdesk.reports.models import DailyReport, DailyReview
+
+    assert Skill.objects.filter(site=site).count() == 7
+    assert TrainingPlan.objects.filter(site=site).count() == 2
+    assert DutyShift.objects.filter(site=site, ended_at=None).count() == 3
+    assert CleaningTask.objects.filter(site=site).count() == 6
+    assert CoveredEntity.objects.get(site=site).opais_id == "DSH140001"
+    assert Capture.objects.filter(entity__site=site).count() == 7
+    assert InterchangeProtocol.objects.get(site=site).status == "approved"
+    assert SyncEnrollment.objects.get(site=site).active
+    assert OutreachContact.objects.filter(site=site).count() == 3
+    assert DailyReport.objects.filter(site=site).count() == 14
+    assert DailyReview.objects.filter(site=site).count() == 1
     # every demo prescription was taken in, plus one transferred in and the counter's new
     # one (rxdesk.pos.demo: Chen's atorvastatin; Garcia's amlodipine is refilled, not
     # written twice); one went out; and clinical screening's four (rxdesk.screening.demo)
@@ -187,3 +210,4 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert Prescription.objects.count() == rxs
     assert Sale.objects.count() == 1
     assert Coverage.objects.count() == 9
+    assert DailyReport.objects.count() == 14

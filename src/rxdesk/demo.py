@@ -157,6 +157,7 @@ def _demo_load() -> Site:
         demo_institutional_load(existing, DEMO_PASSWORD)
         demo_immunizations_load(existing)
         demo_care_load(existing)
+        demo_running_load(existing)
         return existing
     with transaction.atomic():
         site = _site()
@@ -228,7 +229,34 @@ def _demo_load() -> Site:
         demo_institutional_load(site, DEMO_PASSWORD)
         demo_immunizations_load(site)
         demo_care_load(site)
+        demo_running_load(site)
         return site
+
+
+def demo_running_load(site: Site) -> None:
+    """Running the pharmacy (issue 14), after everything it reads exists: training and
+    duty, the programs (340B, formulary, med sync, outreach), then the daily reports of
+    yesterday and today. Each loader does nothing when its rows exist already."""
+    from rxdesk.formulary import demo as formulary_demo
+    from rxdesk.medsync import demo as medsync_demo
+    from rxdesk.operations import demo as operations_demo
+    from rxdesk.outreach import demo as outreach_demo
+    from rxdesk.people import demo as people_demo
+    from rxdesk.people.models import Skill
+    from rxdesk.program340b import demo as p340b_demo
+    from rxdesk.reports import demo as reports_demo
+
+    users = {u.username: u for u in User.objects.filter(site=site)}
+    if {"pic", "pharmacist", "tech", "trainee"} - set(users):
+        return
+    if not Skill.objects.filter(site=site).exists():
+        people_demo.load(site, users)
+    operations_demo.load(site, users)
+    p340b_demo.load(site, users)
+    formulary_demo.load(site, users)
+    medsync_demo.load(site, users)
+    outreach_demo.load(site, users)
+    reports_demo.load(site, users)
 
 
 def demo_catalog_load(actor: User | None) -> ImportRun | None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from rxdesk.core.choices import Role
-from rxdesk.core.models import Site
+from rxdesk.core.models import Site, User
+from rxdesk.outreach.models import OutreachContact
+from tests.factories import PatientFactory
 
 T, TT, RPH, PIC, INV, AUD = (
     Role.TECHNICIAN,
@@ -25,8 +27,25 @@ def _none(site: Site) -> dict[str, Any]:
     return {}
 
 
-API_ROWS: dict[tuple[str, str], Any] = {}
+P = "/api/v1/outreach"
+
+
+def _contact(site: Site, user: User | None) -> tuple[str, dict[str, Any]]:
+    patient = PatientFactory(site=site)
+    return f"{P}/contacts", {"patient_id": patient.pk, "kind": "refills", "outcome": "reached"}
+
+
+API_ROWS: dict[tuple[str, str], Any] = {
+    ("GET", "/outreach/lists/{kind}"): (VIEWERS, 200, lambda s, u: (f"{P}/lists/refills", None)),
+    ("GET", "/outreach/lists/{kind}/csv"): (
+        VIEWERS,
+        200,
+        lambda s, u: (f"{P}/lists/adherence/csv", None),
+    ),
+    ("POST", "/outreach/contacts"): (VIEWERS, 201, _contact),
+}
 UI_ROWS: dict[str, Any] = {
     "outreach_home": (_none, VIEWERS, NOBODY, None),
+    "outreach_contact": (_none, None, VIEWERS, 422),
 }
-WATCHED: list[Any] = []
+WATCHED: list[Any] = [OutreachContact]

@@ -1,5 +1,7 @@
-from rxdesk.formulary.views import home
+from rxdesk.formulary.views import home, protocols, rx
 
 urlpatterns = [
     *home.urlpatterns,
+    *protocols.urlpatterns,
+    *rx.urlpatterns,
 ]

@@ -1,5 +1,6 @@
-from rxdesk.operations.views import home
+from rxdesk.operations.views import home, logs
 
 urlpatterns = [
     *home.urlpatterns,
+    *logs.urlpatterns,
 ]

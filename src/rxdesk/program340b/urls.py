@@ -1,5 +1,7 @@
-from rxdesk.program340b.views import home
+from rxdesk.program340b.views import home, orders, setup
 
 urlpatterns = [
     *home.urlpatterns,
+    *setup.urlpatterns,
+    *orders.urlpatterns,
 ]

@@ -128,6 +128,7 @@ class FillSource(models.TextChoices):
     AUTO = "auto", "Automatic refill"
     TRANSFER = "transfer", "Transferred history"
     CYCLE = "cycle", "Long-term-care cycle fill"
+    SYNC = "sync", "Medication synchronization fill"
 
 
 class PartialReason(models.TextChoices):

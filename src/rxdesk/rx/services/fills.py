@@ -101,8 +101,15 @@ def queue_refill(
     source: str,
     today: dt.date,
     quantity: Decimal | None = None,
+    days_supply: int | None = None,
 ) -> RefillResult:
-    """Create the next fill of a locked prescription, or raise RefillRefused (no audit)."""
+    """Create the next fill of a locked prescription, or raise RefillRefused (no audit).
+    ``quantity`` and ``days_supply`` shorten a fill (e.g. a medication-synchronization
+    short fill); by default the prescription's own."""
+    if days_supply is not None and not 1 <= days_supply <= (rx.days_supply or days_supply):
+        raise Invalid(
+            f"A shortened fill's days supply is 1 to {rx.days_supply} days.", field="days_supply"
+        )
     if rx.status == RxStatus.INACTIVE:
         raise _refuse(
             rx, "this prescription is inactive; it cannot be refilled.", "inactive", False
@@ -139,7 +146,7 @@ def queue_refill(
         status=FillStatus.SCHEDULED if fillable_on else FillStatus.QUEUED,
         source=source,
         quantity=min(ask, decision.quantity_remaining) if decision.quantity_remaining else ask,
-        days_supply=rx.days_supply,
+        days_supply=rx.days_supply if days_supply is None else days_supply,
         fillable_on=fillable_on,
         too_soon_message=message[:300],
         requested_by=actor,
