@@ -298,10 +298,7 @@ def test_sync_eligible_needs_two_maintenance_prescriptions_with_refills(
 def test_sync_eligible_leaves_out_patients_enrolled_in_sync(
     site, pharmacist, technician, today, lisinopril, atorvastatin
 ):
-    try:
-        enrollment = apps.get_model("medsync", "SyncEnrollment")
-    except LookupError:
-        pytest.skip("rxdesk.medsync has no SyncEnrollment yet")
+    enrollment = apps.get_model("medsync", "SyncEnrollment")
     synced = PatientFactory(site=site, last_name="Synced")
     ended = PatientFactory(site=site, last_name="Ended")
     for p in (synced, ended):
