@@ -342,7 +342,7 @@ def _names(patterns: list[Any]) -> set[str]:
     names: set[str] = set()
     for p in patterns:
         if isinstance(p, URLResolver):
-            if p.namespace == "api":  # the API has its own matrix
+            if p.namespace in ("api", "fhir"):  # the APIs have their own matrices
                 continue
             names |= _names(p.url_patterns)
         elif isinstance(p, URLPattern) and p.name:

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "rxdesk.medsync",
     "rxdesk.formulary",
     "rxdesk.outreach",
+    "rxdesk.fhir",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +218,8 @@ CSRF_TRUSTED_ORIGINS = [
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Whole-pharmacy FHIR bulk exports (NDJSON files, PHI: keep this directory private).
+RXDESK_FHIR_EXPORT_DIR = Path(os.environ.get("RXDESK_FHIR_EXPORT_DIR") or VAR_DIR / "fhir-export")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 STORAGES = {

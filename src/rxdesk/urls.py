@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from rxdesk.api import api
+from rxdesk.fhir import views as fhir_views
 
 urlpatterns = [
     path("", include("rxdesk.core.urls")),
@@ -24,5 +25,8 @@ urlpatterns = [
     path("sync/", include("rxdesk.medsync.urls")),
     path("formulary/", include("rxdesk.formulary.urls")),
     path("outreach/", include("rxdesk.outreach.urls")),
+    # The FHIR base is /fhir; a transaction Bundle may be POSTed with or without the slash.
+    path("fhir", fhir_views.root),
+    path("fhir/", include("rxdesk.fhir.urls")),
     path("api/v1/", api.urls),
 ]

@@ -149,6 +149,10 @@ class Cap(StrEnum):
     FORMULARY_EDIT = "formulary.edit"
     INTERCHANGE_APPLY = "interchange.apply"
     OUTREACH_VIEW = "outreach.view"
+    # FHIR interoperability: loading another system's records, and exporting the whole
+    # pharmacy (every patient's record) for a move to another system.
+    FHIR_IMPORT = "fhir.import"
+    FHIR_EXPORT = "fhir.export"
 
 
 _CLINICAL_READ = {Cap.PATIENT_VIEW, Cap.PRESCRIBER_VIEW, Cap.RX_VIEW}
@@ -432,6 +436,9 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.AUDIT_EXPORT,
             Cap.AUDIT_VERIFY,
             Cap.TOKEN_CREATE,
+            # The pharmacy's data is the PIC's to bring in and to take away (FHIR).
+            Cap.FHIR_IMPORT,
+            Cap.FHIR_EXPORT,
         }
     ),
     # Minimum necessary (HIPAA): stock work needs no patient record.

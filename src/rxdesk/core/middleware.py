@@ -24,7 +24,12 @@ SIGNED_IN_AT = "rx_signed_in_at"
 LAST_SEEN_AT = "rx_last_seen_at"
 
 
-def _problem(status: int, title: str, detail: str) -> JsonResponse:
+def _problem(request: HttpRequest, status: int, title: str, detail: str) -> HttpResponse:
+    if request.path.startswith("/fhir/"):  # FHIR clients read an OperationOutcome
+        from rxdesk.fhir.outcome import outcome_response
+
+        code = "login" if status == 401 else "processing"
+        return outcome_response(status, [(code, f"{title}: {detail}", None)])
     return JsonResponse(
         {"type": "about:blank", "title": title, "status": status, "detail": detail},
         status=status,
@@ -33,7 +38,8 @@ def _problem(status: int, title: str, detail: str) -> JsonResponse:
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    """The REST API and the FHIR API answer machines: errors as JSON, never a redirect."""
+    return request.path.startswith(("/api/", "/fhir/"))
 
 
 class RequestContextMiddleware:
@@ -96,7 +102,7 @@ class SessionTimeoutMiddleware:
         request.session["rx_expiring"] = True  # the timeout event replaces a sign-out event
         logout(request)
         if _is_api(request):
-            return _problem(401, "Session expired", reason)
+            return _problem(request, 401, "Session expired", reason)
         # This middleware runs before MessageMiddleware, and answers without reaching it:
         # give the request a message store here and save it into the response ourselves.
         request._messages = default_storage(request)  # type: ignore[attr-defined]
@@ -170,6 +176,7 @@ class MfaGateMiddleware:
         ):
             if _is_api(request):
                 return _problem(
+                    request,
                     401,
                     "Second factor required",
                     "Enter your authenticator code in the browser first.",

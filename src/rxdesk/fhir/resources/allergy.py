@@ -1,0 +1,1 @@
+"""FHIR allergy (built in issue 15)."""

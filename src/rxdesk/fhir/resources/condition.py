@@ -1,0 +1,1 @@
+"""FHIR condition (built in issue 15)."""

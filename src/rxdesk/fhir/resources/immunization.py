@@ -1,0 +1,1 @@
+"""FHIR immunization (built in issue 15)."""

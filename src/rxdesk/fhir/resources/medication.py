@@ -1,0 +1,1 @@
+"""FHIR medication (built in issue 15)."""

@@ -1,0 +1,1 @@
+"""FHIR medication_dispense (built in issue 15)."""

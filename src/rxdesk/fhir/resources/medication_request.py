@@ -1,0 +1,1 @@
+"""FHIR medication_request (built in issue 15)."""

@@ -1,0 +1,1 @@
+"""FHIR organization (built in issue 15)."""

@@ -1,0 +1,1 @@
+"""FHIR patient (built in issue 15)."""

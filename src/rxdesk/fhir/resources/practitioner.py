@@ -1,0 +1,1 @@
+"""FHIR practitioner (built in issue 15)."""
