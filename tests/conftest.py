@@ -122,6 +122,15 @@ def last_event() -> AuditEvent:
     return AuditEvent.objects.order_by("-id").first()  # type: ignore[return-value]
 
 
+def earlier_today(site: Site, **delta: float) -> dt.datetime:
+    """``delta`` ago, but never before midnight at the pharmacy: a fixture that means "a
+    little while ago, today" stays today when the suite runs just after local midnight."""
+    from django.utils import timezone
+
+    midnight = dt.datetime.combine(site.today(), dt.time.min, tzinfo=site.tz)
+    return max(timezone.now() - dt.timedelta(**delta), midnight)
+
+
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 

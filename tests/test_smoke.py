@@ -36,7 +36,17 @@ def test_it_loads_the_demo_pharmacy_with_one_sign_in_per_role(db, cli_context):
     assert sorted(User.objects.values_list("role", flat=True)) == sorted(
         u.role.value for u in DEMO_USERS
     )
-    assert Patient.objects.filter(site=site).count() == 10
+    # ten of the demo's own, and the three synthetic patients brought in over FHIR from
+    # ../shared (rxdesk.fhir.demo) when the data sets are beside the checkout
+    from rxdesk.fhir.demo import SYNTHEA
+    from rxdesk.fhir.models import ImportRun, MedicationHistory, SourceLink
+
+    imported = SourceLink.objects.filter(site=site, resource_type="Patient").count()
+    assert imported == (3 if SYNTHEA.is_dir() else 0)
+    assert Patient.objects.filter(site=site).count() == 10 + imported
+    if imported:
+        assert ImportRun.objects.get(site=site).status == "done"
+        assert MedicationHistory.objects.filter(site=site).count() == 14
     assert Prescriber.objects.filter(site=site).count() == 8
     [report] = audit_verify()
     assert report.intact and report.events > 50

@@ -237,6 +237,7 @@ def demo_running_load(site: Site) -> None:
     """Running the pharmacy (issue 14), after everything it reads exists: training and
     duty, the programs (340B, formulary, med sync, outreach), then the daily reports of
     yesterday and today. Each loader does nothing when its rows exist already."""
+    from rxdesk.fhir import demo as fhir_demo
     from rxdesk.formulary import demo as formulary_demo
     from rxdesk.medsync import demo as medsync_demo
     from rxdesk.operations import demo as operations_demo
@@ -257,6 +258,8 @@ def demo_running_load(site: Site) -> None:
     medsync_demo.load(site, users)
     outreach_demo.load(site, users)
     reports_demo.load(site, users)
+    # Three synthetic patients' records from another system, brought in over FHIR.
+    fhir_demo.load(site, users)
 
 
 def demo_catalog_load(actor: User | None) -> ImportRun | None:

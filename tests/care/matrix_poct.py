@@ -15,12 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.utils import timezone
-
 from rxdesk.care.models import CareSettings, PocTestResult
 from rxdesk.core.choices import Role
 from rxdesk.core.models import Site, User
 from tests.care.poct_setup import patient, poct_site, record
+from tests.conftest import earlier_today
 
 T, TT, RPH, PIC, INV, AUD = (
     Role.TECHNICIAN,
@@ -48,7 +47,7 @@ def _record_body(site: Site, user: User | None) -> tuple[str, dict[str, Any]]:
     return f"{P}/poct", {
         "patient_id": patient(site).pk,
         "test_code": "glucose",
-        "collected_at": (timezone.now() - dt.timedelta(minutes=5)).isoformat(),
+        "collected_at": earlier_today(site, minutes=5).isoformat(),
         "kit_lot": "G-77",
         "kit_expiry": (site.today() + dt.timedelta(days=60)).isoformat(),
         "result": "value",

@@ -8,14 +8,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.utils import timezone
-
 from rxdesk.care import services_poct
 from rxdesk.care.models import CareSettings, PocTestResult
 from rxdesk.core.choices import Role
 from rxdesk.core.models import Site, User
 from rxdesk.patients.models import Patient, Prescriber
 from tests.care.factories import care_settings, staff
+from tests.conftest import earlier_today
 from tests.factories import PatientFactory, PrescriberFactory
 
 ALL_TESTS = ["flu_a", "flu_b", "strep_a", "covid_ag", "hba1c", "glucose", "inr", "hiv", "hcv"]
@@ -54,7 +53,7 @@ def record(site: Site, who: Patient | None = None, **over: Any) -> PocTestResult
     actor = over.pop("actor", None) or tester(site)
     values: dict[str, Any] = {
         "test_code": "strep_a",
-        "collected_at": timezone.now() - dt.timedelta(minutes=10),
+        "collected_at": earlier_today(site, minutes=10),
         "kit_lot": "LOT42",
         "kit_expiry": site.today() + dt.timedelta(days=90),
         "result": "negative",

@@ -18,7 +18,7 @@ from rxdesk.core.errors import Conflict, Forbidden, Invalid
 from rxdesk.core.models import AuditEvent
 from tests.care import medrec_setup as ms
 from tests.care.factories import staff
-from tests.conftest import last_event
+from tests.conftest import earlier_today, last_event
 from tests.factories import PrescriberFactory
 
 
@@ -34,7 +34,7 @@ def test_a_prescriber_consult_is_recorded_open_then_closed(site):
     p = ms.patient(site)
     r = ms.rph(site)
     doc = PrescriberFactory(site=site)
-    when = timezone.now() - dt.timedelta(minutes=10)
+    when = earlier_today(site, minutes=10)
     row = services.intervention_record(
         actor=r,
         patient=p,

@@ -17,7 +17,7 @@ from rxdesk.core.errors import Conflict, CredentialExpired, Forbidden, Invalid, 
 from rxdesk.core.models import AuditEvent
 from tests.care.factories import staff
 from tests.care.poct_setup import glucose, patient, poct_site, record
-from tests.conftest import last_event
+from tests.conftest import earlier_today, last_event
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def _args(site, **over):
     values = {
         "patient": patient(site),
         "test_code": "strep_a",
-        "collected_at": timezone.now() - dt.timedelta(minutes=5),
+        "collected_at": earlier_today(site, minutes=5),
         "kit_lot": "LOT42",
         "kit_expiry": site.today() + dt.timedelta(days=30),
         "result": "negative",

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rxdesk.care.models import CareSettings, PocTestResult
 from rxdesk.core.models import AuditEvent
 from tests.care.poct_setup import glucose, patient, poct_site, record
-from tests.conftest import last_event
+from tests.conftest import earlier_today, last_event
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_the_api_records_a_result_and_refuses_a_value_out_of_range(site, technic
     body = {
         "patient_id": patient(site).pk,
         "test_code": "hba1c",
-        "collected_at": (timezone.now() - dt.timedelta(minutes=3)).isoformat(),
+        "collected_at": earlier_today(site, minutes=3).isoformat(),
         "kit_lot": "A1C-9",
         "kit_expiry": (site.today() + dt.timedelta(days=10)).isoformat(),
         "result": "value",

@@ -13,16 +13,14 @@ Also the set-up helpers the disposal tests share (two witnesses, a recorded dest
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-
-from django.utils import timezone
 
 from rxdesk.controlled import services_disposal
 from rxdesk.controlled.models import Destruction, DestructionLine, Waste
 from rxdesk.core.choices import Role
 from rxdesk.core.models import Site, User
 from rxdesk.inventory.models import StockMove
+from tests.conftest import earlier_today
 from tests.controlled.factories import credentials, cs_stock, oxycodone, witness
 
 T, TT, RPH, PIC, INV, AUD, ADM = (
@@ -60,7 +58,7 @@ def recorded(site: Site) -> Destruction:
     balance = cs_stock(site, oxycodone(), 300, lot="MX1")
     return services_disposal.cs_destroy(
         actor=actor,
-        destroyed_at=timezone.now() - dt.timedelta(minutes=5),
+        destroyed_at=earlier_today(site, minutes=5),
         method="incineration",
         location="Back room incinerator",
         lines=[{"balance_id": balance.pk, "full_packages": 1}],
@@ -75,7 +73,7 @@ def _destroy(site: Site, user: User | None) -> tuple[str, dict[str, Any]]:
     first, second = witnesses(site)
     balance = cs_stock(site, oxycodone(), 200, lot="MX2")
     return f"{P}/destructions", {
-        "destroyed_at": (timezone.now() - dt.timedelta(minutes=1)).isoformat(),
+        "destroyed_at": earlier_today(site, minutes=1).isoformat(),
         "method": "chemical_digestion",
         "location": "Pharmacy vault, denaturing container",
         "lines": [{"balance_id": balance.pk, "full_packages": 1, "partial_quantity": "12"}],

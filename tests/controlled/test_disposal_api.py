@@ -6,18 +6,17 @@ problem body naming the field, with nothing written."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from rxdesk.controlled.models import Destruction, DestructionLine, Waste
 from rxdesk.core.choices import Role
 from rxdesk.core.models import AuditEvent
 from rxdesk.inventory import ledger
 from rxdesk.inventory.models import StockBalance, StockMove
+from tests.conftest import earlier_today
 from tests.controlled.factories import credentials, cs_stock, oxycodone, witness
 from tests.controlled.matrix_disposal import recorded
 from tests.factories import PatientFactory
@@ -55,7 +54,7 @@ def kept() -> tuple[int, ...]:
 
 def destruction_body(oxy, w1, w2, **over):
     body = {
-        "destroyed_at": (timezone.now() - dt.timedelta(minutes=10)).isoformat(),
+        "destroyed_at": earlier_today(oxy.site, minutes=10).isoformat(),
         "method": "incineration",
         "location": "On-site incinerator",
         "lines": [{"balance_id": oxy.pk, "full_packages": 1, "partial_quantity": "5"}],

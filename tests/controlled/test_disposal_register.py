@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
 from rxdesk.controlled.models import Form222Line, Form222Order
 from rxdesk.controlled.queries_disposal import (
@@ -27,6 +26,7 @@ from rxdesk.inventory import ledger
 from rxdesk.inventory.choices import LotStatus
 from rxdesk.inventory.models import Supplier
 from rxdesk.inventory.services.removal import vendor_return_create, vendor_return_ship
+from tests.conftest import earlier_today
 from tests.controlled.factories import alprazolam, credentials, cs_stock, oxycodone, witness
 from tests.inventory.factories import package, stock
 
@@ -50,7 +50,7 @@ def history(site, pharmacist, w1, w2):
     plain = stock(site, package(), lot="RX1", quantity=30)
     cs_destroy(
         actor=pharmacist,
-        destroyed_at=timezone.now() - dt.timedelta(minutes=30),
+        destroyed_at=earlier_today(site, minutes=30),
         method="chemical_digestion",
         location="Vault",
         lines=[{"balance_id": oxy.pk, "full_packages": 1}],

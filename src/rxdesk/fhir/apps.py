@@ -8,4 +8,6 @@ class FhirConfig(AppConfig):
 
     def ready(self) -> None:
         # Each resource module registers its type with rxdesk.fhir.registry.
-        from rxdesk.fhir import resources  # noqa: F401
+        # The modules that write audit events register their actions on import: load them
+        # now so the audit screens and the CLI know every FHIR action.
+        from rxdesk.fhir import export, importer, ingest, resources, views  # noqa: F401

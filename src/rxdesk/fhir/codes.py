@@ -21,7 +21,9 @@ V2_0443 = "http://terminology.hl7.org/CodeSystem/v2-0443"  # provider role (AP, 
 V2_0064 = "http://terminology.hl7.org/CodeSystem/v2-0064"  # VFC eligibility
 ACT_SITE = "http://terminology.hl7.org/CodeSystem/v3-ActSite"
 ROUTE = "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"
-SUPPLY_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ActPharmacySupplyType"
+# The ActPharmacySupplyType value set (FF, RF, FFP…) draws its codes from v3-ActCode; there
+# is no code system named v3-ActPharmacySupplyType (R4 MedicationDispense examples).
+SUPPLY_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 SUBSTANCE_ADMIN_SUBST = "http://terminology.hl7.org/CodeSystem/v3-substanceAdminSubstitution"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 RX_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"

@@ -160,11 +160,28 @@ def _format_ok(request: HttpRequest) -> None:
         raise FhirError(406, "rxdesk answers in application/fhir+json only.", code="not-supported")
 
 
+def _anonymous(request: HttpRequest) -> bool:
+    """No credentials at all (a bad token is still refused with 401)."""
+    user = getattr(request, "user", None)
+    return not request.headers.get("Authorization") and not (user and user.is_authenticated)
+
+
+def _anonymous_ctx(request: HttpRequest) -> Context:
+    # Only the server's own description is served anonymously: it names no site's data.
+    from rxdesk.core.models import Site
+
+    site = Site.objects.order_by("pk").first()
+    base = request.build_absolute_uri("/fhir").rstrip("/")
+    return Context(site=site, actor=None, base=base)  # type: ignore[arg-type]
+
+
 def endpoint(
-    methods: tuple[str, ...],
+    methods: tuple[str, ...], *, anonymous_ok: bool = False
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Wrap a FHIR view: method check, content negotiation, authentication, and every error
-    as an OperationOutcome. The view gets (request, user, ctx, **kwargs)."""
+    as an OperationOutcome. The view gets (request, user, ctx, **kwargs). With
+    ``anonymous_ok`` a caller without credentials gets user None and a context of the first
+    site (GET /metadata: a client discovers the server before it signs in)."""
 
     def wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -179,6 +196,8 @@ def endpoint(
                     response["Allow"] = ", ".join(sorted(allowed))
                     return response
                 _format_ok(request)
+                if anonymous_ok and _anonymous(request):
+                    return view(request, None, _anonymous_ctx(request), **kwargs)
                 user = caller(request)
                 return view(request, user, ctx_of(request, user), **kwargs)
             except FhirError as exc:

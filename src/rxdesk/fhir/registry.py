@@ -89,6 +89,6 @@ def model_row(resource: ResourceType, fhir_id: str, ctx: Context) -> Model | Non
     """The row behind ``fhir_id``, or None (unknown id, another site's row, a bad id)."""
     if resource.get is not None:
         return resource.get(fhir_id, ctx)
-    if not fhir_id.isdigit() or len(fhir_id) > 12:
+    if not (fhir_id.isascii() and fhir_id.isdigit()) or len(fhir_id) > 12:  # "²".isdigit()
         return None
     return resource.queryset(ctx).filter(pk=int(fhir_id)).first()

@@ -31,7 +31,11 @@ def bad(param: str, message: str) -> FhirError:
 
 
 def split(values: list[str]) -> list[list[str]]:
-    """Each repetition (AND) as its comma list (OR); empty items dropped."""
+    """Each repetition (AND) as its comma list (OR); empty items dropped. A NUL character
+    is refused here, before any value reaches the database (PostgreSQL rejects it)."""
+    for value in values:
+        if "\x00" in value:
+            raise bad("value", "a NUL character is not allowed.")
     return [[v for v in value.split(",") if v != ""] for value in values]
 
 
@@ -40,6 +44,8 @@ def token(param: str, value: str) -> tuple[str | None, str | None]:
     ``system|`` → (system, None)."""
     if len(value) > 200:
         raise bad(param, "the value is too long.")
+    if "\x00" in value:
+        raise bad(param, "a NUL character is not allowed.")
     if "|" in value:
         system, _, code = value.partition("|")
         return system, (code or None)
@@ -61,7 +67,7 @@ def reference_id(param: str, value: str, resource_type: str) -> str:
 
 def pk_of(param: str, fhir_id: str) -> int | None:
     """A numeric FHIR id as a primary key (None for one that cannot be ours)."""
-    if fhir_id.isdigit() and len(fhir_id) <= 12:
+    if fhir_id.isascii() and fhir_id.isdigit() and len(fhir_id) <= 12:  # not "²"
         return int(fhir_id)
     return None
 
@@ -152,12 +158,12 @@ def paging(params: dict[str, list[str]]) -> tuple[int, int]:
     count, offset = DEFAULT_COUNT, 0
     if params.get("_count"):
         raw = params["_count"][-1]
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
             raise bad("_count", "give a whole number from 0 to 200.")
         count = min(int(raw), MAX_COUNT)
     if params.get("_offset"):
         raw = params["_offset"][-1]
-        if not raw.isdigit() or int(raw) > MAX_OFFSET:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 7 or int(raw) > MAX_OFFSET:
             raise bad("_offset", "give a whole number of results to skip.")
         offset = int(raw)
     return count, offset

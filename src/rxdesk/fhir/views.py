@@ -67,7 +67,7 @@ def log_access(
             )
 
 
-@endpoint(("GET",))
+@endpoint(("GET",), anonymous_ok=True)
 def metadata(request: HttpRequest, user: Any, ctx: Context) -> HttpResponse:
     return fhir_json(capability.capability_statement(ctx))
 
@@ -139,7 +139,8 @@ def root(request: HttpRequest, user: Any, ctx: Context) -> HttpResponse:
 
 @endpoint(("GET",))
 def everything(request: HttpRequest, user: Any, ctx: Context, fhir_id: str) -> HttpResponse:
-    return fhir_json(export.patient_everything(fhir_id, ctx))
+    types = request.GET.getlist("_type") or None
+    return fhir_json(export.patient_everything(fhir_id, ctx, type_names=types))
 
 
 @endpoint(("GET", "POST"))
