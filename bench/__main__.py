@@ -39,6 +39,7 @@ def main() -> None:
         claims_bench,
         compounding_bench,
         controlled_bench,
+        fhir_bench,
         fill_bench,
         institutional_bench,
         ledger_bench,
@@ -69,6 +70,7 @@ def main() -> None:
         compounding_bench,
         institutional_bench,
         running_bench,
+        fhir_bench,
     )
     # `python -m bench recall search` runs only those (a module's name without "_bench").
     chosen = [m for m in modules if not sys.argv[1:] or m.__name__[6:-6] in sys.argv[1:]]

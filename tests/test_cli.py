@@ -25,7 +25,7 @@ def run(var: Path, *args: str, password: str | None = None, **env: str):
     if password is not None:
         environment["RXDESK_PASSWORD"] = password
     return subprocess.run(
-        [RXDESK, *args], capture_output=True, text=True, env=environment, timeout=120
+        [RXDESK, *args], capture_output=True, text=True, env=environment, timeout=300
     )
 
 

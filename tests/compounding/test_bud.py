@@ -10,7 +10,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rxdesk.compounding.bud import (
@@ -496,7 +496,9 @@ def test_property_a_warmer_storage_never_allows_a_later_bud(given_):
         try:
             results[storage] = _utc(beyond_use(with_(given_, storage=storage)).beyond_use)
         except BudNotAllowed as refused:
-            assume(refused.field == "storage")
+            if refused.field != "storage":
+                return  # refused whatever the storage: nothing to compare (no filtering,
+                # which made Hypothesis's too-much-filtering health check fail at random)
     order = [results[s] for s in STORAGES if s in results]
     assert order == sorted(order)
 

@@ -90,8 +90,7 @@ def download(client: FhirClient, url: str) -> list[dict[str, Any]]:
     )
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "application/fhir+ndjson"
-    raw = b"".join(response.streaming_content)
-    response.close()
+    raw = b"".join(response.streaming_content)  # the test client closes it once consumed
     text = raw.decode("utf-8")
     assert text.endswith("\n")
     return [json.loads(line) for line in text.split("\n")[:-1]]

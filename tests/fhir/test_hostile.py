@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rxdesk.core.models import Site
-from tests.fhir.helpers import FhirClient, assert_outcome
+from tests.fhir.helpers import FhirClient, assert_outcome, assert_valid
 from tests.fhir.test_ingest_support import (
     World,
     bundle_of,
@@ -265,6 +265,7 @@ def _never_a_server_error(response: Any) -> None:
 def test_random_json_is_never_a_server_error(
     technician, world: World, body: dict[str, Any], kind: str, endpoint: str
 ):
+    empty_transaction = kind == "Bundle" and not body and endpoint == ""
     body = {**body, "resourceType": kind}
     if kind == "Bundle":
         body["type"] = "transaction"
@@ -273,8 +274,20 @@ def test_random_json_is_never_a_server_error(
     response = FhirClient(technician).post(endpoint, json.dumps(body))
 
     _never_a_server_error(response)
-    assert 400 <= response.status_code < 500
+    if empty_transaction:
+        # an empty transaction is valid FHIR: nothing to do, nothing written
+        assert response.status_code == 200
+        assert_valid(response.json())
+    else:
+        assert 400 <= response.status_code < 500
     assert counts() == before
+
+
+def test_an_empty_transaction_is_answered_with_an_empty_valid_response(technician):
+    response = FhirClient(technician).post("", {"resourceType": "Bundle", "type": "transaction"})
+    assert response.status_code == 200
+    assert response.json() == {"resourceType": "Bundle", "type": "transaction-response"}
+    assert_valid(response.json())
 
 
 @_FUZZ

@@ -1015,7 +1015,7 @@ def transaction_bundle(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
     if kind == "transaction":
         with transaction.atomic():
             answers = list(_process(classified, refs, ctx))
-        return {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}
+        return _response_bundle("transaction-response", answers)
     answers = []
     for entry in classified:
         try:
@@ -1023,4 +1023,13 @@ def transaction_bundle(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
                 answers.extend(_process([entry], refs, ctx))
         except FhirError as exc:
             answers.append(_error_entry(exc))
-    return {"resourceType": "Bundle", "type": "batch-response", "entry": answers}
+    return _response_bundle("batch-response", answers)
+
+
+def _response_bundle(kind: str, answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The response Bundle; no ``entry`` at all for an empty request (FHIR has no empty
+    arrays)."""
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": kind}
+    if answers:
+        bundle["entry"] = answers
+    return bundle

@@ -116,6 +116,9 @@ def _record(patient: Patient) -> dict[str, Any]:
         "height": latest["height"],
         "coverages": list(patient.coverages.order_by("-active", "rank")),
         "identifiers": list(patient.identifiers.order_by("kind", "value")),
+        # Medication history brought in from other systems (rxdesk import-fhir): history to
+        # read, never a prescription to fill.
+        "outside_meds": list(patient.medication_history.order_by("-authored_on", "-pk")[:50]),
     }
 
 
