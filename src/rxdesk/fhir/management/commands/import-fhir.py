@@ -28,7 +28,13 @@ class Command(RxCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="a .json or .ndjson file, or a folder of them")
         parser.add_argument("--site", type=int, help="site id (default: the first site)")
-        parser.add_argument("--username", help="import as this user (default: the operator)")
+        parser.add_argument(
+            "--username",
+            help=(
+                "import as this user (a pharmacist-in-charge); without it the rows are "
+                "recorded as the site's pharmacist-in-charge and the run as the operator"
+            ),
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
