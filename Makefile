@@ -6,7 +6,7 @@ export RXDESK_VAR_DIR ?= $(CURDIR)/var
 PYTEST_WORKERS ?= 2
 
 .PHONY: install demo serve test test-fast test-postgres check lint types migrations-check \
-        openapi openapi-check browser bench clean
+        openapi openapi-check browser bench audit sbom clean
 
 $(BIN)/rxdesk: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,8 +68,31 @@ browser:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
 	fi
 
+## Known vulnerabilities in the installed packages (pip-audit asks PyPI's advisory data, or
+## OSV with AUDIT_SERVICE=osv: it needs the network). When the database cannot be reached
+## pip-audit skips every package and still says "No known vulnerabilities found": that is
+## caught here and reported as exit 3, never as a pass.
+AUDIT_SERVICE ?= pypi
+audit: install
+	@out=$$($(BIN)/pip-audit --local --strict --progress-spinner off -s $(AUDIT_SERVICE) 2>&1); rc=$$?; \
+	if echo "$$out" | grep -qE "could not be audited|ConnectionError|NameResolutionError|Max retries exceeded|timed out"; then \
+	  echo "$$out" | grep -E "could not be audited|Error" | head -n 3; \
+	  echo "AUDIT NOT DONE: could not reach the vulnerability database ($(AUDIT_SERVICE)); no package was checked."; \
+	  exit 3; \
+	fi; \
+	echo "$$out"; exit $$rc
+
+## Software bill of materials (CycloneDX JSON) of the installed environment: var/sbom.cdx.json.
+sbom: install
+	@mkdir -p $(RXDESK_VAR_DIR)
+	$(BIN)/cyclonedx-py environment --pyproject pyproject.toml --mc-type application \
+	  --output-format JSON --output-reproducible --validate \
+	  --output-file $(RXDESK_VAR_DIR)/sbom.cdx.json $(BIN)/python
+	@echo "Wrote $(RXDESK_VAR_DIR)/sbom.cdx.json"
+
+## Every benchmark on SQLite and PostgreSQL, one JSON (bench/README.md); BENCH="--db sqlite fill".
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -9,14 +9,19 @@ over the last 200 days, and 8 drugs with stock on the shelf. Then times rounds o
 lifecycles, each on a new patient (median of 3 rounds), and reports the p95 of each step
 in milliseconds over all rounds.
 
-Workers are separate processes on SQLite (``python -m bench.fill_bench worker …`` on the
-SQLite file of RXDESK_VAR_DIR: SQLite serialises writers, the processes run Python side by
-side) and threads on the PostgreSQL of DATABASE_URL (row locks do the waiting).
+Workers are separate processes (``python -m bench.fill_bench worker …``) on both databases,
+as gunicorn runs them: on SQLite they share the file of RXDESK_VAR_DIR (SQLite serialises
+writers), on PostgreSQL row locks do the waiting. ``RXDESK_BENCH_THREADS=1`` runs threads
+instead (they share one GIL, so they mostly measure Python).
+
+Sizes scale with ``RXDESK_BENCH_SCALE`` (e.g. ``0.02`` while developing: at least 2,000
+patients and 1,000 prescriptions, and at least 12 / 6 lifecycles per worker and round).
 
 Run alone with ``python -m bench fill``."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -26,18 +31,22 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_NAME = "Fill bench pharmacy"
-PRESCRIPTIONS = 100_000
-PATIENTS = 25_000
+SCALE = float(os.environ.get("RXDESK_BENCH_SCALE", "1"))
+PRESCRIPTIONS = max(1_000, int(100_000 * SCALE))
+PATIENTS = max(2_000, int(25_000 * SCALE))
 DRUGS = 8
 RUNS = 3
-PER_ROUND = {1: 120, 4: 60}  # lifecycles per worker in one round
+# Lifecycles per worker in one round (a tenth of them at small scales).
+PER_ROUND = {1: max(12, int(120 * min(1.0, SCALE))), 4: max(6, int(60 * min(1.0, SCALE)))}
 BATCH = 5_000
+LAST_RATE: dict[int, float] = {}  # workers → median lifecycles/s of this run (for the baseline)
 STEPS = ("intake", "data verification", "fill", "final verification", "sale")
 
 
@@ -189,67 +198,90 @@ def _build() -> None:
 # --- One worker -----------------------------------------------------------------------------
 
 
+class Bench:
+    """The bench pharmacy's people and drugs, read once per worker."""
+
+    def __init__(self) -> None:
+        from rxdesk.catalog.models import Package
+        from rxdesk.core.models import Site, User
+        from rxdesk.patients.models import Prescriber
+
+        self.site = Site.objects.get(name=SITE_NAME)
+        self.tech = User.objects.select_related("site").get(username="bench-fill-tech")
+        self.rph = User.objects.select_related("site").get(username="bench-fill-rph")
+        self.prescriber = Prescriber.objects.get(site=self.site, npi="1234567893")
+        self.packages = list(
+            Package.objects.filter(product__product_id__startswith="bench-fill-")
+            .select_related("product")
+            .order_by("ndc11")
+        )
+        self.today = self.site.today()
+
+    def patients(self, count: int, offset: int) -> list[Any]:
+        from rxdesk.patients.models import Patient
+
+        rows = list(Patient.objects.filter(site=self.site).order_by("pk")[offset : offset + count])
+        assert len(rows) == count, "not enough bench patients for this many lifecycles"
+        return rows
+
+
+def one_lifecycle(bench: Bench, patient: Any, package: Any, step: Any) -> None:
+    """One complete lifecycle through the real services; ``step(name)`` is a context
+    manager wrapped around each of the five steps (timing, query capture)."""
+    from rxdesk.rx import services
+    from rxdesk.rx.models import Fill
+    from rxdesk.rx.services import workflow
+
+    with step("intake"):
+        rx = services.prescription_create(
+            actor=bench.tech,
+            patient=patient,
+            prescriber=bench.prescriber,
+            product=package.product,
+            package=package,
+            origin=1,
+            quantity="30",
+            quantity_unit="EA",
+            days_supply=30,
+            directions="1 T PO DAILY",
+            date_written=bench.today,
+            refills_authorized=2,
+        )
+        fill = Fill.objects.get(prescription=rx, number=0)
+    with step("data verification"):
+        workflow.fill_data_verify(actor=bench.rph, fill=fill)
+    with step("fill"):
+        workflow.fill_product(actor=bench.tech, fill=fill, scanned_code=package.ndc10)
+    with step("final verification"):
+        workflow.fill_final_verify(actor=bench.rph, fill=fill)
+    with step("sale"):
+        sold = workflow.fill_sell(actor=bench.tech, fill=fill)
+    assert sold.status == "dispensed"
+
+
 def lifecycles(count: int, offset: int) -> dict[str, Any]:
     """``count`` complete lifecycles, each on its own patient (from ``offset``): intake,
     data verification, fill, final verification, sale. Returns when it started and ended
     (wall clock, so workers can be compared) and each step's times in ms."""
     from django.db import connection
 
-    from rxdesk.catalog.models import Package
     from rxdesk.core import context
-    from rxdesk.core.models import Site, User
-    from rxdesk.patients.models import Patient, Prescriber
-    from rxdesk.rx import services
-    from rxdesk.rx.models import Fill
-    from rxdesk.rx.services import workflow
 
-    site = Site.objects.get(name=SITE_NAME)
-    tech = User.objects.select_related("site").get(username="bench-fill-tech")
-    rph = User.objects.select_related("site").get(username="bench-fill-rph")
-    prescriber = Prescriber.objects.get(site=site, npi="1234567893")
-    packages = list(
-        Package.objects.filter(product__product_id__startswith="bench-fill-")
-        .select_related("product")
-        .order_by("ndc11")
-    )
-    patients = list(Patient.objects.filter(site=site).order_by("pk")[offset : offset + count])
-    assert len(patients) == count, "not enough bench patients for this many lifecycles"
+    bench = Bench()
+    patients = bench.patients(count, offset)
     times: dict[str, list[float]] = {step: [] for step in STEPS}
-    today = site.today()
+
+    @contextlib.contextmanager
+    def timed(name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        times[name].append((time.perf_counter() - t0) * 1000)
+
     with context.using(context.RequestInfo(request_id="bench-fill", channel="web")):
         start = time.time()
         for n, patient in enumerate(patients):
-            package = packages[(offset + n) % len(packages)]
-            t0 = time.perf_counter()
-            rx = services.prescription_create(
-                actor=tech,
-                patient=patient,
-                prescriber=prescriber,
-                product=package.product,
-                package=package,
-                origin=1,
-                quantity="30",
-                quantity_unit="EA",
-                days_supply=30,
-                directions="1 T PO DAILY",
-                date_written=today,
-                refills_authorized=2,
-            )
-            fill = Fill.objects.get(prescription=rx, number=0)
-            t1 = time.perf_counter()
-            workflow.fill_data_verify(actor=rph, fill=fill)
-            t2 = time.perf_counter()
-            workflow.fill_product(actor=tech, fill=fill, scanned_code=package.ndc10)
-            t3 = time.perf_counter()
-            workflow.fill_final_verify(actor=rph, fill=fill)
-            t4 = time.perf_counter()
-            sold = workflow.fill_sell(actor=tech, fill=fill)
-            t5 = time.perf_counter()
-            assert sold.status == "dispensed"
-            for step, (a, b) in zip(
-                STEPS, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)), strict=True
-            ):
-                times[step].append((b - a) * 1000)
+            package = bench.packages[(offset + n) % len(bench.packages)]
+            one_lifecycle(bench, patient, package, timed)
         end = time.time()
     connection.close()
     return {"start": start, "end": end, "times": times}
@@ -322,12 +354,13 @@ def run() -> list[dict[str, object]]:
     from rxdesk.rx.models import Prescription
 
     _build()
-    vendor = connection.vendor
     site = Site.objects.get(name=SITE_NAME)
     existing = Prescription.objects.filter(site=site).count()
     connection.close()  # the workers need the database to themselves
-    in_workers = _in_processes if vendor == "sqlite" else _in_threads
-    kind = "processes" if vendor == "sqlite" else "threads"
+    # Processes on both databases: the gunicorn deployment runs worker processes, and
+    # threads would share one GIL (the figure would be Python's, not the database's).
+    in_workers = _in_threads if os.environ.get("RXDESK_BENCH_THREADS") else _in_processes
+    kind = "threads" if in_workers is _in_threads else "processes"
     records: list[dict[str, object]] = []
     offset = 0
     for workers in (1, 4):
@@ -342,6 +375,7 @@ def run() -> list[dict[str, object]]:
             for r in results:
                 for step in STEPS:
                     times[step].extend(r["times"][step])
+        LAST_RATE[workers] = statistics.median(rates)
         plural = f"{workers} worker{'s' if workers > 1 else ''}"
         records.append(
             {

@@ -6,8 +6,14 @@ of another pharmacy, for cross-site checks."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -138,15 +144,155 @@ def on_postgres() -> bool:
 TODAY = dt.date.today()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _close_stray_connections(django_db_setup, django_db_blocker):
-    """Torn down before the test database is dropped: a live server's or a worker thread's
-    PostgreSQL session would otherwise keep the test database 'in use by other users'."""
-    yield
-    if not on_postgres():
-        return
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+# --- Test databases: built from the models, not by replaying every migration -----------------
+#
+# Replaying the migrations costs minutes of CPU (Django re-renders the whole model state at
+# each step), paid by every xdist worker in each suite. The tables come out the same when
+# created straight from the models; what the models do not know — the RunSQL / RunPython
+# operations (search index, append-only triggers) — is then run in migration order, and every
+# migration is recorded as applied, as `migrate` would. tests/test_migrations.py proves the
+# two schemas equal; tests/test_cli.py keeps a real `migrate` from scratch.
+# RXDESK_TEST_MIGRATE=1 builds the test database by the real migrations instead.
+
+
+def migration_plan() -> list[tuple[str, str]]:
+    """Every migration (app label, name), in the order `migrate` applies them."""
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    plan: dict[tuple[str, str], None] = {}
+    for leaf in sorted(graph.leaf_nodes()):
+        plan.update(dict.fromkeys(graph.forwards_plan(leaf)))
+    return list(plan)
+
+
+def _extra_operations(plan: list[tuple[str, str]]) -> list[tuple[tuple[str, str], Any]]:
+    """The RunSQL / RunPython operations of ``plan``, in order, with their migration."""
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
+
+    def database_side(operations: list[Any]) -> Iterator[Any]:
+        for op in operations:
+            if isinstance(op, SeparateDatabaseAndState):
+                yield from database_side(op.database_operations)
+            elif isinstance(op, RunSQL | RunPython):
+                yield op
+
+    nodes = MigrationLoader(None, ignore_no_migrations=True).graph.nodes
+    return [(key, op) for key in plan for op in database_side(nodes[key].operations)]
+
+
+@contextlib.contextmanager
+def models_not_migrations() -> Iterator[None]:
+    """Within: ``migrate`` creates the tables from the models, runs the migrations' RunSQL /
+    RunPython operations in order, and records every migration as applied. Tables that exist
+    are kept, and migrations already recorded are not run again (``--reuse-db``)."""
+    from django.apps import apps as global_apps
+    from django.conf import settings
+    from django.core.management.commands import migrate
+    from django.db import router
+    from django.db.migrations.operations import RunSQL
+    from django.db.migrations.recorder import MigrationRecorder
+
+    plan = migration_plan()  # before the migration modules are hidden below
+    extras = _extra_operations(plan)
+
+    class FromModels(migrate.Command):
+        def sync_apps(self, connection: Any, app_labels: Any) -> None:
+            super().sync_apps(connection, app_labels)
+            recorder = MigrationRecorder(connection)
+            recorder.ensure_schema()
+            applied = set(recorder.applied_migrations())
+            with connection.schema_editor() as editor:
+                for (app_label, name), op in extras:
+                    if (app_label, name) in applied:
+                        continue
+                    if not router.allow_migrate(connection.alias, app_label, **op.hints):
+                        continue
+                    if isinstance(op, RunSQL):
+                        op._run_sql(editor, op.sql)
+                    else:  # the global registry: rendering each step's state is the cost
+                        op.code(global_apps, editor)
+            recorder.migration_qs.bulk_create(
+                recorder.Migration(app=app, name=name)
+                for app, name in plan
+                if (app, name) not in applied
+            )
+
+    class Unmigrated:  # every app looks migration-less: `migrate --run-syncdb` makes its tables
+        def __contains__(self, item: str) -> bool:
+            return True
+
+        def __getitem__(self, item: str) -> None:
+            return None
+
+    saved_modules, saved_command = settings.MIGRATION_MODULES, migrate.Command
+    settings.MIGRATION_MODULES = Unmigrated()
+    migrate.Command = FromModels  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        settings.MIGRATION_MODULES = saved_modules
+        migrate.Command = saved_command  # type: ignore[misc]
+
+
+def build_from_models(using: str = "default") -> None:
+    """Bring database ``using`` to the current schema the fast way (see above)."""
+    from django.core.management import call_command
+
+    with models_not_migrations():
+        call_command("migrate", database=using, run_syncdb=True, verbosity=0, interactive=False)
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+_BUILD = (
+    "import django; django.setup(); "
+    "from tests.conftest import build_from_models; build_from_models()"
+)
+
+
+def build_schema_in_subprocess(env: dict[str, str], timeout: int = 300) -> None:
+    """Give the database of ``env`` (an ``rxdesk`` process's environment) the current schema
+    the fast way, in a process of its own: for tests that start ``rxdesk`` processes on a
+    fresh SQLite file and are not about migrating (tests/test_cli.py and
+    tests/test_migrations.py keep real migrations)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD],
+        env=env,
+        cwd=_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """pytest-django's, with the test databases built from the models (above) unless
+    RXDESK_TEST_MIGRATE=1 asks for the real migrations."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _get_databases_for_setup
+
+    keepdb = django_db_keepdb and not django_db_createdb
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    fast = os.environ.get("RXDESK_TEST_MIGRATE", "") in ("", "0")
+    with django_db_blocker.unblock(), models_not_migrations() if fast else contextlib.nullcontext():
+        db_cfg = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases=aliases,
+            serialized_aliases=serialized_aliases,
+            keepdb=keepdb,
         )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(db_cfg, verbosity=request.config.option.verbose)

@@ -18,6 +18,7 @@ from rxdesk.core.audit import audit_verify_site
 from rxdesk.core.choices import Role
 from rxdesk.core.models import AuditEvent
 from rxdesk.patients.services import patient_update
+from tests.conftest import build_schema_in_subprocess
 from tests.factories import PatientFactory, SiteFactory, UserFactory
 
 WORKERS = 8
@@ -95,8 +96,7 @@ def test_it_keeps_one_gapless_chain_under_concurrent_processes_on_sqlite(tmp_pat
             [python, "-c", prelude + code, *args], env=env, text=True, stderr=subprocess.PIPE
         )
 
-    rxdesk = str(Path(python).with_name("rxdesk"))
-    subprocess.run([rxdesk, "migrate", "-v", "0"], env=env, check=True)
+    build_schema_in_subprocess(env)
     setup = django(SETUP.format(workers=4))
     assert setup.wait(60) == 0, setup.stderr.read() if setup.stderr else ""
 

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI
@@ -15,6 +16,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from rxdesk.core import context
 from rxdesk.core.errors import DomainError
+from rxdesk.core.middleware import database_busy
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,11 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         "The request body is larger than this server accepts; send less at a time.",
         code="too_large",
     )
+
+
+@api.exception_handler(OperationalError)
+def _database_busy(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    return database_busy(request, exc)  # the one answer, kept with the middleware's
 
 
 @api.exception_handler(Exception)

@@ -6,6 +6,7 @@ RXDESK_DEBUG          "1" for development only
 RXDESK_ALLOWED_HOSTS  comma-separated, default 127.0.0.1,localhost
 RXDESK_HTTPS          "1" (default when not debugging): secure cookies, HSTS, redirect to HTTPS
 RXDESK_VAR_DIR        where the SQLite database and the secret key live (default ./var)
+RXDESK_STATIC_MANIFEST "1" in production after collectstatic: hashed, compressed static files
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "rxdesk.core.security.SecurityHeadersMiddleware",  # CSP etc., static files included
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "rxdesk.core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -222,9 +224,16 @@ STATIC_ROOT = VAR_DIR / "static"
 RXDESK_FHIR_EXPORT_DIR = Path(os.environ.get("RXDESK_FHIR_EXPORT_DIR") or VAR_DIR / "fhir-export")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+# RXDESK_STATIC_MANIFEST=1 (production, after `rxdesk collectstatic`): hashed, compressed
+# file names cached for a year by browsers. Off by default: it needs collectstatic first.
+STATIC_MANIFEST = _flag("RXDESK_STATIC_MANIFEST", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 
 LANGUAGE_CODE = "en-us"

@@ -35,7 +35,7 @@ from rxdesk.catalog.services import (
 from rxdesk.core.errors import Forbidden, Invalid
 from rxdesk.core.models import AuditEvent
 from rxdesk.demo import DEMO_CATALOG
-from tests.conftest import audit_count, last_event
+from tests.conftest import audit_count, build_schema_in_subprocess, last_event
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SAMPLES = DATA / "openfda-samples"
@@ -652,7 +652,7 @@ def test_the_rxdesk_console_script_imports_the_fixtures(tmp_path):
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([rxdesk, *args], capture_output=True, text=True, env=env, timeout=300)
 
-    assert run("migrate", "--verbosity", "0").returncode == 0
+    build_schema_in_subprocess(env)
     done = run("import-ndc", str(PRODUCT_FIXTURE), str(PACKAGE_FIXTURE))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Loaded 2 products (2 new,")

@@ -157,8 +157,8 @@ def test_a_prescription_is_typed_verified_filled_by_scan_and_labelled(
     product_pane = page.locator("#product")
     expect(product_pane).to_contain_text(NDC)
     expect(product_pane).to_contain_text("LX2031 · expires 06/30/2031")
-    expect(page.locator("#label object.label-view")).to_have_attribute(
-        "data", reverse("fill_label", kwargs={"pk": fill.pk})
+    expect(page.locator("#label iframe.label-view")).to_have_attribute(
+        "src", reverse("fill_label", kwargs={"pk": fill.pk})
     )
     expect(page.locator("#approve")).to_be_focused()
     page.screenshot(path=SCREENSHOTS.format("final-verify"))

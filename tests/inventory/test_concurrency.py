@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from tests.conftest import build_schema_in_subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES, THREADS = 4, 2
 OPERATIONS = 10_000
@@ -109,8 +111,7 @@ def _exercise(env: dict[str, str]) -> None:
 @pytest.mark.slow
 def test_the_ledger_holds_under_concurrent_processes_on_sqlite(tmp_path: Path) -> None:
     env = _env({"RXDESK_VAR_DIR": str(tmp_path)})
-    rxdesk = str(Path(sys.executable).with_name("rxdesk"))
-    subprocess.run([rxdesk, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
+    build_schema_in_subprocess(env)
     _exercise(env)
 
 

@@ -493,7 +493,7 @@ def test_final_verification_shows_the_product_lots_and_label_side_by_side(techni
     assert "LOT-A · expires 12/31/2030 · 30 taken" in page
     assert f"Scanned {package.ndc10}" in page
     html = response.content.decode()
-    assert f'<object data="{reverse("fill_label", kwargs={"pk": fill.pk})}"' in html
+    assert f'<iframe src="{reverse("fill_label", kwargs={"pk": fill.pk})}"' in html
     assert re.search(r'id="approve" autofocus', html) and 'id="id_bin"' in html
     assert "Print label" in page
 

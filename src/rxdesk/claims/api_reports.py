@@ -44,7 +44,7 @@ def _csv(text: str, name: str) -> HttpResponse:
     return response
 
 
-class RangeQuery(Schema):
+class ClaimReportRangeQuery(Schema):
     start: dt.date | None = Field(None, description="First day (default: today at the pharmacy)")
     end: dt.date | None = Field(None, description="Last day (default: today, or the start day)")
     format: Literal["json", "csv"] = "json"
@@ -134,7 +134,7 @@ def _paid_vs_expected(report: reports.PaidVsExpected) -> dict[str, Any]:
     summary="Claims by status, plan and day, with paid vs expected (no patient names)",
     openapi_extra=CSV,
 )
-def report_summary(request: HttpRequest, q: Query[RangeQuery]) -> Any:
+def report_summary(request: HttpRequest, q: Query[ClaimReportRangeQuery]) -> Any:
     actor = _user(request)
     summary = reports.claims_summary(actor=actor, start=q.start, end=q.end)
     if q.format == "csv":
@@ -161,7 +161,7 @@ def report_summary(request: HttpRequest, q: Query[RangeQuery]) -> Any:
     summary="Paid claims short of what was expected by more than $0.50",
     openapi_extra=CSV,
 )
-def report_underpaid(request: HttpRequest, q: Query[RangeQuery]) -> Any:
+def report_underpaid(request: HttpRequest, q: Query[ClaimReportRangeQuery]) -> Any:
     report = reports.paid_vs_expected(actor=_user(request), start=q.start, end=q.end)
     if q.format == "csv":
         return _csv(
@@ -173,7 +173,7 @@ def report_underpaid(request: HttpRequest, q: Query[RangeQuery]) -> Any:
 # --- Outstanding rejects and PAs --------------------------------------------------------------
 
 
-class RejectOut(Schema):
+class RejectReportOut(Schema):
     claim_id: int
     fill_id: int
     rx_number: int
@@ -207,7 +207,7 @@ class PaOut(Schema):
 
 class OutstandingOut(Schema):
     today: dt.date
-    rejects: list[RejectOut]
+    rejects: list[RejectReportOut]
     prior_auths: list[PaOut]
     overdue: int = Field(description="Open PA cases whose follow-up date has passed")
 
@@ -245,7 +245,7 @@ class ReversalOut(Schema):
     reason: str
 
 
-class OutboxOut(Schema):
+class OutboxReportOut(Schema):
     claim_id: int
     rx_number: int
     fill_number: int
@@ -260,7 +260,7 @@ class ReversalsOut(Schema):
     start: dt.date
     end: dt.date
     reversed: list[ReversalOut]
-    outbox: list[OutboxOut]
+    outbox: list[OutboxReportOut]
 
 
 @router.get(
@@ -270,7 +270,7 @@ class ReversalsOut(Schema):
     summary="Claims reversed in the dates (who, why) and the claims in the outbox now",
     openapi_extra=CSV,
 )
-def report_reversals(request: HttpRequest, q: Query[RangeQuery]) -> Any:
+def report_reversals(request: HttpRequest, q: Query[ClaimReportRangeQuery]) -> Any:
     report = reports.reversals(actor=_user(request), start=q.start, end=q.end)
     if q.format == "csv":
         name = f"reversals-{_days(report.start, report.end)}.csv"

@@ -93,7 +93,7 @@ class AnswerOut(Schema):
     text: str = Field(..., description="The rounded value with its unit")
 
 
-class StepOut(Schema):
+class CalcStepOut(Schema):
     label: str
     expression: str = Field(..., description="The arithmetic, with units")
     result: str
@@ -104,7 +104,7 @@ class CalcOut(Schema):
     title: str
     summary: str
     answers: list[AnswerOut]
-    steps: list[StepOut]
+    steps: list[CalcStepOut]
     warnings: list[str]
 
 
@@ -128,7 +128,7 @@ class PnOut(Schema):
     )
     additives: list[AdditiveOut] = Field(..., description="In mixing order; sterile water last")
     totals: list[AnswerOut]
-    steps: list[StepOut]
+    steps: list[CalcStepOut]
     warnings: list[str]
 
 

@@ -282,7 +282,7 @@ class ActionOut(Schema):
     closed_by: str
 
 
-class DueOut(Schema):
+class CleanroomDueOut(Schema):
     last: dt.date | None
     due_on: dt.date | None
     state: str = Field(..., description="never, overdue, due today, due soon, current, failed")
@@ -292,7 +292,7 @@ class DueOut(Schema):
 
 class CertStateOut(Schema):
     last_id: int | None
-    due: DueOut
+    due: CleanroomDueOut
 
 
 class ControlBoardOut(Schema):
@@ -316,13 +316,13 @@ class SamplingOut(Schema):
     target: str
     kind: str
     every: str
-    due: DueOut
+    due: CleanroomDueOut
 
 
 class CleaningCellOut(Schema):
     kind: str
     every: str
-    due: DueOut
+    due: CleanroomDueOut
 
 
 class CleaningRowOut(Schema):
@@ -333,7 +333,7 @@ class CleaningRowOut(Schema):
     cells: list[CleaningCellOut]
 
 
-class BoardOut(Schema):
+class CleanroomBoardOut(Schema):
     today: dt.date
     category_3: bool
     strictest: str
@@ -562,7 +562,7 @@ CORRECT = gate(Cap.COMPOUNDING_CORRECT)
 
 @router.get(
     P,
-    response=BoardOut,
+    response=CleanroomBoardOut,
     auth=VIEW,
     summary="The cleanroom board: certifications, today's readings, sampling and cleaning due",
 )

@@ -49,7 +49,7 @@ class RequirementOut(Schema):
     months: int
 
 
-class StandingOut(Schema):
+class CompetencyStandingOut(Schema):
     kind: str
     label: str
     months: int
@@ -67,7 +67,7 @@ class ClearanceOut(Schema):
 
 
 class ClearanceDetailOut(ClearanceOut):
-    requirements: list[StandingOut]
+    requirements: list[CompetencyStandingOut]
 
 
 class PersonOut(Schema):
@@ -80,18 +80,18 @@ class PersonOut(Schema):
 
 class BoardRowOut(PersonOut):
     lapsed: bool = Field(..., description="Some evaluation is lapsed or failed")
-    evaluations: list[StandingOut]
+    evaluations: list[CompetencyStandingOut]
     categories: list[ClearanceOut]
 
 
-class BoardOut(Schema):
+class CompetencyBoardOut(Schema):
     category: str
     today: dt.date
     kinds: list[RequirementOut]
     staff: list[BoardRowOut]
 
 
-class ResultOut(Schema):
+class CompetencyResultOut(Schema):
     id: int
     person_id: int
     kind: str
@@ -112,8 +112,8 @@ class PersonDetailOut(PersonOut):
         ..., description="Passed three initial fingertip samples in a row (0 CFU)"
     )
     categories: list[ClearanceDetailOut]
-    hazardous_training: StandingOut
-    history: list[ResultOut] = Field(..., description="Newest first")
+    hazardous_training: CompetencyStandingOut
+    history: list[CompetencyResultOut] = Field(..., description="Newest first")
 
 
 class ResultIn(StrictIn):
@@ -189,7 +189,7 @@ def _result(r: CompetencyResult) -> dict[str, Any]:
 
 @router.get(
     "/competency",
-    response=BoardOut,
+    response=CompetencyBoardOut,
     auth=gate(Cap.COMPOUNDING_VIEW),
     summary="Staff competency board: each person's evaluations, due dates and clearances",
 )
@@ -237,7 +237,7 @@ def competency_person(request: HttpRequest, user_id: int) -> Any:
 
 @router.post(
     "/competency/results",
-    response={201: ResultOut},
+    response={201: CompetencyResultOut},
     auth=gate(Cap.COMPOUNDING_COMPETENCY),
     summary="Record a competency evaluation (never edited afterwards)",
     description="422 names the field: your own evaluation, a date in the future or before "

@@ -122,7 +122,7 @@ class VersionIn(StrictIn):
     change_note: str = Field(..., description="What changes in the new version")
 
 
-class RetireIn(StrictIn):
+class FormulaRetireIn(StrictIn):
     reason: str = Field(..., description="Why the formula is no longer used")
 
 
@@ -134,7 +134,7 @@ class FormulaListQuery(Schema):
     code: str | None = Field(None, description="Every version of this code, newest first")
 
 
-class IngredientOut(Schema):
+class FormulaIngredientOut(Schema):
     position: int
     name: str
     quantity: str
@@ -199,7 +199,7 @@ class FormulaOut(FormulaSummaryOut):
     labeling: str
     change_note: str
     supersedes_id: int | None
-    ingredients: list[IngredientOut]
+    ingredients: list[FormulaIngredientOut]
     versions: list[VersionOut]
     hd: HdProfileOut
 
@@ -389,7 +389,7 @@ def formula_approve(request: HttpRequest, formula_id: int) -> Any:
     auth=gate(Cap.COMPOUNDING_APPROVE),
     summary="Retire an approved formula no longer used (pharmacist-in-charge)",
 )
-def formula_retire(request: HttpRequest, formula_id: int, payload: RetireIn) -> Any:
+def formula_retire(request: HttpRequest, formula_id: int, payload: FormulaRetireIn) -> Any:
     actor = user_of(request)
     found = queries_formulas.formula_get(actor=actor, formula_id=formula_id)
     done = services_formulas.formula_retire(actor=actor, formula=found, reason=payload.reason)

@@ -48,12 +48,12 @@ class AssessmentIn(StrictIn):
     reviewed_on: dt.date = Field(..., description="Not in the future; due again 12 months on")
 
 
-class ReviewIn(StrictIn):
+class HdReviewIn(StrictIn):
     reviewed_on: dt.date
     note: str = Field("", description="What the review found")
 
 
-class RetireIn(StrictIn):
+class HdRetireIn(StrictIn):
     reason: str
 
 
@@ -226,7 +226,7 @@ def assessment_create(request: HttpRequest, payload: AssessmentIn) -> Any:
     auth=gate(Cap.COMPOUNDING_APPROVE),
     summary="Record the yearly review of an assessment of risk",
 )
-def assessment_review(request: HttpRequest, assessment_id: int, payload: ReviewIn) -> Any:
+def assessment_review(request: HttpRequest, assessment_id: int, payload: HdReviewIn) -> Any:
     actor = user_of(request)
     found = queries_hd.assessment_get(actor=actor, assessment_id=assessment_id)
     done = services_hd.risk_assessment_review(
@@ -241,7 +241,7 @@ def assessment_review(request: HttpRequest, assessment_id: int, payload: ReviewI
     auth=gate(Cap.COMPOUNDING_APPROVE),
     summary="Retire an assessment of risk (the drug is then handled with full containment)",
 )
-def assessment_retire(request: HttpRequest, assessment_id: int, payload: RetireIn) -> Any:
+def assessment_retire(request: HttpRequest, assessment_id: int, payload: HdRetireIn) -> Any:
     actor = user_of(request)
     found = queries_hd.assessment_get(actor=actor, assessment_id=assessment_id)
     done = services_hd.risk_assessment_retire(actor=actor, assessment=found, reason=payload.reason)

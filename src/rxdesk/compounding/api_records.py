@@ -63,7 +63,7 @@ class SourceIn(StrictIn):
     )
 
 
-class RecordIn(StrictIn):
+class CompoundingRecordIn(StrictIn):
     formula_id: int = Field(..., ge=1, le=MAX_ID, description="An approved master formula")
     quantity: Decimal = Field(..., description="How much to make, in `unit`")
     unit: str = Field(..., min_length=1, max_length=20, description="g, mL, bag…")
@@ -89,7 +89,7 @@ class RecordIn(StrictIn):
     )
 
 
-class MeasurementIn(StrictIn):
+class CompoundingMeasurementIn(StrictIn):
     component_id: int | None = Field(None, ge=1, le=MAX_ID, description="The component line")
     position: int | None = Field(
         None, ge=1, le=32767, description="Or the ingredient's position (one lot only)"
@@ -113,7 +113,7 @@ class SubmitIn(StrictIn):
     deviations: str = Field("", max_length=2000)
 
 
-class RejectIn(StrictIn):
+class CompoundingRejectIn(StrictIn):
     reason: str = Field(..., max_length=500)
 
 
@@ -132,7 +132,7 @@ class RecordQuery(Schema):
 # --- Output -----------------------------------------------------------------------------------
 
 
-class StepOut(Schema):
+class CompoundingStepOut(Schema):
     label: str
     expression: str
     result: str
@@ -199,7 +199,7 @@ class RecordOut(RecordSummaryOut):
     control: str
     hazardous: bool
     hd_requirements: list[str]
-    calculations: list[StepOut]
+    calculations: list[CompoundingStepOut]
     physical_description: str
     deviations: str
     reject_reason: str
@@ -353,7 +353,7 @@ def records_list(request: HttpRequest, q: Query[RecordQuery]) -> Any:
     "control for a PEC missing or not certified, sources[n] for an opened container past "
     "its in-use time. Nothing is written when it is refused.",
 )
-def record_start(request: HttpRequest, payload: RecordIn) -> Any:
+def record_start(request: HttpRequest, payload: CompoundingRecordIn) -> Any:
     actor = user_of(request)
     site = actor.site
     formula = _row(MasterFormula, site, payload.formula_id, "formula_id", "formula")
@@ -400,7 +400,7 @@ def record_read(request: HttpRequest, record_id: int) -> Any:
     description="Give the component line (component_id) or the ingredient's position. More "
     "than ±5 % off the required amount is a 422 unless `deviation` says why.",
 )
-def record_measure(request: HttpRequest, record_id: int, payload: MeasurementIn) -> Any:
+def record_measure(request: HttpRequest, record_id: int, payload: CompoundingMeasurementIn) -> Any:
     actor = user_of(request)
     record = queries.record_get(actor=actor, record_id=record_id)
     services.record_measure(
@@ -474,7 +474,7 @@ def record_verify(request: HttpRequest, record_id: int) -> Any:
     auth=gate(Cap.COMPOUNDING_VERIFY),
     summary="Reject the preparation (its components stay used)",
 )
-def record_reject(request: HttpRequest, record_id: int, payload: RejectIn) -> Any:
+def record_reject(request: HttpRequest, record_id: int, payload: CompoundingRejectIn) -> Any:
     actor = user_of(request)
     record = queries.record_get(actor=actor, record_id=record_id)
     services.record_reject(actor=actor, record=record, reason=payload.reason)

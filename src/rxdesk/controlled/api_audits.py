@@ -76,7 +76,7 @@ class _In(Schema):
 # --- Schemas ----------------------------------------------------------------------------------
 
 
-class WitnessIn(_In):
+class CsAuditWitnessIn(_In):
     """A second authorized person, re-authenticating now."""
 
     username: str = Field("", max_length=150)
@@ -91,7 +91,7 @@ class AuditIn(_In):
     note: str = Field("", max_length=500)
 
 
-class AuditFilter(Schema):
+class CsAuditFilter(Schema):
     status: AuditStatus | None = None
 
 
@@ -122,7 +122,7 @@ class AuditOut(Schema):
     investigation_id: int | None
 
 
-class NoteOut(Schema):
+class CsAuditNoteOut(Schema):
     id: int
     text: str
     author: str
@@ -164,7 +164,7 @@ class InvestigationOut(Schema):
 
 
 class InvestigationDetailOut(InvestigationOut):
-    notes: list[NoteOut]
+    notes: list[CsAuditNoteOut]
     evidence: list[EvidenceOut]
 
 
@@ -194,10 +194,10 @@ class LossDetailsIn(_In):
     )
 
 
-class ResolveIn(_In):
+class CsAuditResolveIn(_In):
     outcome: InvestigationOutcome
     conclusion: str = Field(max_length=5000)
-    witness: WitnessIn | None = Field(
+    witness: CsAuditWitnessIn | None = Field(
         None, description="Required for every outcome but counting_error (a count correction)"
     )
     lot_number: str = Field(
@@ -248,7 +248,7 @@ class SubmittedIn(_In):
     dea_reference: str = Field(max_length=60)
 
 
-class CancelIn(_In):
+class CsAuditCancelIn(_In):
     reason: str = Field(max_length=300)
 
 
@@ -478,7 +478,7 @@ def audit_create(request: HttpRequest, payload: AuditIn) -> Any:
     auth=_gate(Cap.CS_VIEW),
     summary="Recent blind counts and their results, newest first",
 )
-def audit_list(request: HttpRequest, filters: Query[AuditFilter]) -> Any:
+def audit_list(request: HttpRequest, filters: Query[CsAuditFilter]) -> Any:
     found = queries_audits.audits(actor=_user(request), status=filters.status or "")
     return [_audit(a) for a in found]
 
@@ -519,7 +519,7 @@ def investigation_read(request: HttpRequest, investigation_id: int) -> Any:
 
 @router.post(
     "/investigations/{int:investigation_id}/notes",
-    response={201: NoteOut},
+    response={201: CsAuditNoteOut},
     auth=_gate(Cap.CS_INVESTIGATE),
     summary="Add a note to an open investigation (notes are never changed)",
 )
@@ -611,7 +611,9 @@ def evidence_response(item: InvestigationEvidence) -> HttpResponse:
     "witness who re-authenticates now; theft and significant_loss also open a Form 106 "
     "record from `loss` (or link the open one named by `loss.loss_id`).",
 )
-def investigation_resolve(request: HttpRequest, investigation_id: int, payload: ResolveIn) -> Any:
+def investigation_resolve(
+    request: HttpRequest, investigation_id: int, payload: CsAuditResolveIn
+) -> Any:
     actor = _user(request)
     inv = queries_audits.investigation_get(actor=actor, investigation_id=investigation_id)
     loss = None
@@ -727,7 +729,7 @@ def loss_submitted(request: HttpRequest, loss_id: int, payload: SubmittedIn) -> 
     auth=_gate(Cap.CS_LOSS),
     summary="Cancel a record that is not a theft or significant loss after all",
 )
-def loss_cancel(request: HttpRequest, loss_id: int, payload: CancelIn) -> Any:
+def loss_cancel(request: HttpRequest, loss_id: int, payload: CsAuditCancelIn) -> Any:
     actor = _user(request)
     services_losses.theft_loss_cancel(
         actor=actor, loss=_loss_of(request, loss_id), reason=payload.reason

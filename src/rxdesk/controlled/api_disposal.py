@@ -60,7 +60,7 @@ class _In(Schema):
 # --- Schemas ----------------------------------------------------------------------------------
 
 
-class WitnessIn(_In):
+class DisposalWitnessIn(_In):
     username: str = Field(..., max_length=150)
     password: str = Field(..., max_length=256)
     otp: str = Field("", max_length=12, description="Six digits, where the witness enrolled")
@@ -90,7 +90,7 @@ class DestructionIn(_In):
     )
     location: str = Field(..., max_length=200)
     lines: list[DestructionLineIn] = Field(..., min_length=1, max_length=services.MAX_LINES)
-    witnesses: list[WitnessIn] = Field(
+    witnesses: list[DisposalWitnessIn] = Field(
         ..., min_length=2, max_length=2, description="Two authorized employees, not the actor"
     )
     note: str = Field("", max_length=500)
@@ -147,7 +147,7 @@ class WasteIn(_In):
     fill_id: int | None = Field(None, ge=1, le=MAX_ID, description="A dispensed fill")
     patient_id: int | None = Field(None, ge=1, le=MAX_ID)
     method: str = Field("", max_length=200, description="How it is disposed of")
-    witness: WitnessIn
+    witness: DisposalWitnessIn
 
 
 class WasteOut(Schema):
@@ -173,12 +173,12 @@ class WasteOut(Schema):
     occurred_at: dt.datetime
 
 
-class RangeQuery(Schema):
+class DisposalRangeQuery(Schema):
     start: dt.date | None = Field(None, description="First day (default: 30 days before end)")
     end: dt.date | None = Field(None, description="Last day (default: today at the pharmacy)")
 
 
-class RegisterQuery(RangeQuery):
+class DisposalRegisterQuery(DisposalRangeQuery):
     format: Literal["json", "csv"] = "json"
 
 
@@ -297,7 +297,7 @@ def _waste(w: Waste) -> dict[str, Any]:
     auth=_gate(Cap.CS_VIEW),
     summary="Form 41 destruction records, newest first (all, or destroyed between the dates)",
 )
-def destruction_list(request: HttpRequest, q: Query[RangeQuery]) -> Any:
+def destruction_list(request: HttpRequest, q: Query[DisposalRangeQuery]) -> Any:
     found = queries.destructions(actor=_user(request), start=q.start, end=q.end)
     return [_summary(d) for d in found]
 
@@ -365,7 +365,7 @@ def pdf_response(destruction: Destruction, pdf: bytes) -> HttpResponse:
     auth=_gate(Cap.CS_VIEW),
     summary="Witnessed waste and patient returns, newest first",
 )
-def waste_list(request: HttpRequest, q: Query[RangeQuery]) -> Any:
+def waste_list(request: HttpRequest, q: Query[DisposalRangeQuery]) -> Any:
     return [_waste(w) for w in queries.wastes(actor=_user(request), start=q.start, end=q.end)]
 
 
@@ -408,7 +408,7 @@ def waste_create(request: HttpRequest, payload: WasteIn) -> Any:
     summary="The disposal register: destroyed, shipped to a reverse distributor, wasted",
     openapi_extra=CSV,
 )
-def disposal_register(request: HttpRequest, q: Query[RegisterQuery]) -> Any:
+def disposal_register(request: HttpRequest, q: Query[DisposalRegisterQuery]) -> Any:
     register = queries.disposal_register(actor=_user(request), start=q.start, end=q.end)
     if q.format == "csv":
         response = HttpResponse(queries.register_csv(register), content_type="text/csv")

@@ -66,7 +66,7 @@ class InventoryIn(_In):
     note: str = Field("", max_length=500)
 
 
-class CountIn(_In):
+class CsInventoryCountIn(_In):
     ndc: str = Field(..., max_length=200, description="NDC (any printed form) or a scan")
     lot_number: str | None = Field(
         None, max_length=40, description="Blank: the package counted as a whole (all lots)"
@@ -84,11 +84,11 @@ class CountIn(_In):
     disposal_reason: str = Field("", max_length=200)
 
 
-class CancelIn(_In):
+class CsInventoryCancelIn(_In):
     reason: str = Field(..., max_length=200)
 
 
-class LineOut(Schema):
+class CsInventoryLineOut(Schema):
     id: int
     ndc11: str
     ndc10: str
@@ -143,7 +143,7 @@ class InventoryOut(Schema):
 
 class InventoryDetailOut(InventoryOut):
     worksheet: list[WorksheetOut]
-    lines: list[LineOut]
+    lines: list[CsInventoryLineOut]
     missing: int = Field(description="Worksheet rows not counted yet")
 
 
@@ -279,11 +279,11 @@ def inventory_read(request: HttpRequest, inventory_id: int) -> Any:
 
 @router.post(
     "/inventories/{int:inventory_id}/lines",
-    response=LineOut,
+    response=CsInventoryLineOut,
     auth=_gate(Cap.CS_COUNT),
     summary="Count a package (one lot, or all its lots); counting it again replaces the line",
 )
-def inventory_count(request: HttpRequest, inventory_id: int, payload: CountIn) -> Any:
+def inventory_count(request: HttpRequest, inventory_id: int, payload: CsInventoryCountIn) -> Any:
     actor = _user(request)
     inv = queries.inventory_get(actor=actor, inventory_id=inventory_id)
     line = services.cs_inventory_count(
@@ -323,7 +323,7 @@ def inventory_sign(request: HttpRequest, inventory_id: int) -> Any:
     auth=_gate(Cap.CS_COUNT),
     summary="Cancel an inventory still being counted",
 )
-def inventory_cancel(request: HttpRequest, inventory_id: int, payload: CancelIn) -> Any:
+def inventory_cancel(request: HttpRequest, inventory_id: int, payload: CsInventoryCancelIn) -> Any:
     actor = _user(request)
     inv = queries.inventory_get(actor=actor, inventory_id=inventory_id)
     services.cs_inventory_cancel(actor=actor, inventory=inv, reason=payload.reason)

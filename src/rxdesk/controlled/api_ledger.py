@@ -64,7 +64,7 @@ class LedgerQuery(Schema):
     format: Literal["json", "csv"] = "json"
 
 
-class LogQuery(Schema):
+class CsLedgerQuery(Schema):
     day: dt.date | None = Field(None, description="The day (default: today at the pharmacy)")
     group: str = GROUP
     format: Literal["json", "csv"] = "json"
@@ -91,7 +91,7 @@ class SignIn(Schema):
     note: str = Field("", max_length=services_log.NOTE_MAX)
 
 
-class LotOut(Schema):
+class CsLedgerLotOut(Schema):
     balance_id: int
     lot: str
     expiry: dt.date | None
@@ -109,7 +109,7 @@ class PerpetualRowOut(Schema):
     package_quantity: Decimal
     unit: str
     on_hand: Decimal = Field(description="The sum of its lots")
-    lots: list[LotOut]
+    lots: list[CsLedgerLotOut]
     last_move_id: int | None
     last_move_at: dt.datetime | None
 
@@ -121,7 +121,7 @@ class PerpetualOut(Schema):
     packages: list[PerpetualRowOut]
 
 
-class MoveOut(Schema):
+class CsLedgerMoveOut(Schema):
     id: int
     occurred_at: dt.datetime
     local_date: dt.date
@@ -162,7 +162,7 @@ class PackageLedgerOut(Schema):
     lot_opening: Decimal | None
     closing: Decimal
     on_hand: Decimal = Field(description="The package's balance now")
-    moves: list[MoveOut]
+    moves: list[CsLedgerMoveOut]
 
 
 class ReasonTotalOut(Schema):
@@ -191,7 +191,7 @@ class DailyLogOut(Schema):
     last_move_id: int
     state: str = Field(description="not_signed, signed or changed (since signed)")
     state_text: str
-    lines: list[MoveOut]
+    lines: list[CsLedgerMoveOut]
     totals: list[ReasonTotalOut]
     signoffs: list[SignoffOut]
 
@@ -393,7 +393,7 @@ def package_ledger(request: HttpRequest, ndc: str, q: Query[LedgerQuery]) -> Any
     summary="One day's controlled-substance log of one schedule group, with its sign-off",
     openapi_extra=CSV,
 )
-def daily_log(request: HttpRequest, q: Query[LogQuery]) -> Any:
+def daily_log(request: HttpRequest, q: Query[CsLedgerQuery]) -> Any:
     log = queries.daily_log(actor=_user(request), day=q.day, group=q.group)
     if q.format == "csv":
         name = f"cs-log-{log.day.isoformat()}-{'CII' if log.group == 'II' else 'CIII-CV'}.csv"

@@ -60,12 +60,12 @@ def renamed(exc: Invalid, names: dict[str, str]) -> Invalid:
 # --- Schemas ---------------------------------------------------------------------------------
 
 
-class OrderLineIn(_In):
+class CsOrderLineIn(_In):
     ndc: str = Field(..., max_length=200, description="NDC (any printed form) or a scan")
     packages: int = Field(..., ge=1, le=services.MAX_PACKAGES, description="Containers ordered")
 
 
-class OrderIn(_In):
+class CsOrderIn(_In):
     form: OrderForm = OrderForm.PAPER_222
     direction: OrderDirection = Field(
         OrderDirection.PURCHASE,
@@ -75,7 +75,7 @@ class OrderIn(_In):
     number: str = Field(..., max_length=60, description="Form 222 serial or CSOS order number")
     supplier_id: int = Field(..., ge=1, le=MAX_ID)
     executed_on: dt.date = Field(..., description="The date the form was signed")
-    lines: list[OrderLineIn] = Field(
+    lines: list[CsOrderLineIn] = Field(
         ..., description="In numbered order; 1 to 20 on a paper form, Schedule II only"
     )
     purchase_order_id: int | None = Field(None, ge=1, le=MAX_ID)
@@ -117,7 +117,7 @@ class ReceivedOut(Schema):
     recorded_by: str
 
 
-class OrderLineOut(Schema):
+class CsOrderLineOut(Schema):
     line_no: int
     ndc11: str
     ndc10: str
@@ -130,7 +130,7 @@ class OrderLineOut(Schema):
     last_received_on: dt.date | None
 
 
-class OrderOut(Schema):
+class CsOrderOut(Schema):
     id: int
     form: str
     direction: str
@@ -153,13 +153,13 @@ class OrderOut(Schema):
     created_at: dt.datetime
 
 
-class OrderDetailOut(OrderOut):
+class OrderDetailOut(CsOrderOut):
     csos_signed_order: str
-    lines: list[OrderLineOut]
+    lines: list[CsOrderLineOut]
     received: list[ReceivedOut]
 
 
-class ReceiptLineOut(Schema):
+class CsReceiptLineOut(Schema):
     receipt_id: int
     line_id: int
     received_on: dt.date = Field(description="The day the delivery was posted, at the pharmacy")
@@ -186,7 +186,7 @@ class ReceiptLineOut(Schema):
 class ReceiptsOut(Schema):
     start: dt.date
     end: dt.date
-    lines: list[ReceiptLineOut]
+    lines: list[CsReceiptLineOut]
 
 
 def _order(row: queries.OrderRow) -> dict[str, Any]:
@@ -258,7 +258,7 @@ def _detail(actor: User, order_id: int) -> dict[str, Any]:
 
 @router.get(
     "/orders",
-    response=list[OrderOut],
+    response=list[CsOrderOut],
     auth=_gate(Cap.CS_VIEW),
     summary="Schedule II order forms (Form 222, CSOS), newest first",
 )
@@ -275,7 +275,7 @@ def order_list(request: HttpRequest, q: Query[OrdersQuery]) -> Any:
     "are ordered on an ordinary purchase order); 1 to 20 lines on a paper form, one item per "
     "line; the supplier carries a DEA registration; the number is unique here (409).",
 )
-def order_create(request: HttpRequest, payload: OrderIn) -> Any:
+def order_create(request: HttpRequest, payload: CsOrderIn) -> Any:
     actor = _user(request)
     try:
         order = _create(actor, payload)
@@ -286,7 +286,7 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Any:
     return Status(201, _detail(actor, order.pk))
 
 
-def _create(actor: User, payload: OrderIn) -> Any:
+def _create(actor: User, payload: CsOrderIn) -> Any:
     return services.form222_create(
         actor=actor,
         form=payload.form,

@@ -7,4 +7,8 @@ class CoreConfig(AppConfig):
     verbose_name = "rxdesk core"
 
     def ready(self) -> None:
-        from rxdesk.core import services, signals  # noqa: F401  (audit actions, auth events)
+        from rxdesk.core import (  # noqa: F401  (audit actions, auth events, the DB check)
+            dbsafety,
+            services,
+            signals,
+        )

@@ -28,6 +28,7 @@ class Cap(StrEnum):
     SITE_EDIT = "site.edit"
     STAFF_VIEW = "staff.view"
     STAFF_EDIT = "staff.edit"
+    SITE_ASSIGN = "site.assign"
     AUDIT_VIEW = "audit.view"
     AUDIT_EXPORT = "audit.export"
     AUDIT_VERIFY = "audit.verify"
@@ -432,6 +433,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.SITE_EDIT,
             Cap.STAFF_VIEW,
             Cap.STAFF_EDIT,
+            # Letting a person work at another of the chain's pharmacies (SiteAssignment).
+            Cap.SITE_ASSIGN,
             Cap.AUDIT_VIEW,
             Cap.AUDIT_EXPORT,
             Cap.AUDIT_VERIFY,
@@ -486,6 +489,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
             Cap.SITE_EDIT,
             Cap.STAFF_VIEW,
             Cap.STAFF_EDIT,
+            # Letting a person work at another of the chain's pharmacies (SiteAssignment).
+            Cap.SITE_ASSIGN,
             Cap.AUDIT_VERIFY,
             Cap.TOKEN_CREATE,
         }

@@ -157,6 +157,7 @@ class SiteForm(RxForm):
         ),
         ("Identifiers", ("ncpdp_id", "npi", "dea_number")),
         ("Workstation policy", ("time_zone", "session_idle_minutes", "mfa_required")),
+        ("Records", ("records_retention_years",)),
     )
 
     name = text(120, required=True, label="Pharmacy name")
@@ -181,6 +182,14 @@ class SiteForm(RxForm):
     mfa_required = flag(
         "Second factor required",
         "Pharmacists and staff who handle controlled substances must use an authenticator.",
+    )
+    # The same bounds as the site table's check constraint (and the API schema).
+    records_retention_years = forms.IntegerField(
+        min_value=1,
+        max_value=50,
+        required=False,
+        label="Keep records (years, state law)",
+        help_text="1 to 50; DEA's 2 years and HIPAA's 6 apply when longer. Empty: none.",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
@@ -9,16 +10,23 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.messages.storage import default_storage
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.http import urlencode
 
 from rxdesk.core import context
 from rxdesk.core.choices import CONTROLLED_SUBSTANCE_ROLES
 
+log = logging.getLogger(__name__)
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,36}$")
+
+DATABASE_BUSY_TITLE = "Database busy"
+DATABASE_BUSY = "The database is busy; nothing was saved. Try again."
 
 SIGNED_IN_AT = "rx_signed_in_at"
 LAST_SEEN_AT = "rx_last_seen_at"
@@ -42,8 +50,37 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(("/api/", "/fhir/"))
 
 
+def database_busy(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """The one answer to a database that timed out, was locked or dropped the connection
+    mid-request: every service runs in one transaction, so nothing was saved and the very
+    same request may be sent again. 503, never a 500 page."""
+    log.warning(
+        "Database busy (request %s, %s %s): %s",
+        context.current().request_id,
+        request.method,
+        request.path,
+        exc,
+    )
+    if _is_api(request):
+        response = _problem(request, 503, DATABASE_BUSY_TITLE, DATABASE_BUSY)
+    else:
+        # A page of its own, with no template: rendering the site's layout would ask the
+        # database that just failed.
+        response = HttpResponse(
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<title>{DATABASE_BUSY_TITLE}</title></head><body><main id="main">'
+            f'<h1>{DATABASE_BUSY_TITLE}</h1><p role="alert">{escape(DATABASE_BUSY)}</p>'
+            '<p><a href="/">Back to the workstation</a></p></main></body></html>',
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
+    response["Retry-After"] = "5"
+    return response
+
+
 class RequestContextMiddleware:
-    """Give every request an id (or keep a sane X-Request-ID) and note the client address."""
+    """Give every request an id (or keep a sane X-Request-ID) and note the client address;
+    a database that is busy or timed out in a view answers 503 (``database_busy``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -60,6 +97,11 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if isinstance(exc, OperationalError):
+            return database_busy(request, exc)
+        return None
 
 
 class SessionTimeoutMiddleware:

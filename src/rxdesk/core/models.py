@@ -78,6 +78,17 @@ class Site(models.Model):
         default=False,
         help_text="Pharmacists and staff who handle controlled substances must use TOTP.",
     )
+    records_retention_years = models.PositiveSmallIntegerField(
+        "records kept (years, state law)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text=(
+            "Years the state requires pharmacy records to be kept; the longest of this, "
+            "DEA's 2 years and HIPAA's 6 applies (rxdesk.core.retention). Empty: no state rule "
+            "entered."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -85,7 +96,12 @@ class Site(models.Model):
             models.CheckConstraint(
                 condition=models.Q(session_idle_minutes__gte=1, session_idle_minutes__lte=240),
                 name="site_idle_minutes_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(records_retention_years__isnull=True)
+                | models.Q(records_retention_years__gte=1, records_retention_years__lte=50),
+                name="site_records_retention_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -108,6 +124,11 @@ class User(AbstractUser):
     fields decide whether a technician or pharmacist may currently practise."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="staff")
+    # The pharmacy the person belongs to; ``site`` is where they work now (it differs only
+    # after a switch to an assigned site). Empty until the first switch: home is ``site``.
+    home_site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     role = models.CharField(max_length=32, choices=Role.choices)
     technician_registration = models.CharField(max_length=40, blank=True)
     technician_registration_expires = models.DateField(null=True, blank=True)
@@ -125,6 +146,11 @@ class User(AbstractUser):
         constraints = [
             models.CheckConstraint(condition=models.Q(role__in=Role.values), name="user_role_valid")
         ]
+
+    @property
+    def home(self) -> Site:
+        """The person's own pharmacy (always theirs to switch back to)."""
+        return self.home_site or self.site
 
     @property
     def display_name(self) -> str:
@@ -159,6 +185,26 @@ class User(AbstractUser):
                     f"is renewed and recorded."
                 )
         return None
+
+
+class SiteAssignment(models.Model):
+    """A pharmacy of the chain, besides their home site, where a person may work. Granted by
+    a pharmacist-in-charge or administrator; the person then switches ``User.site`` to it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="site_assignments")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="assignments")
+    granted_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "site"], name="site_assignment_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.site_id}"
 
 
 class ApiToken(models.Model):

@@ -24,7 +24,7 @@ from rxdesk.core.audit import ChainReport, audit_record, audit_verify_site, diff
 from rxdesk.core.capabilities import Cap, require
 from rxdesk.core.choices import Certification, PracticeSetting, Role
 from rxdesk.core.errors import Conflict, Forbidden, Invalid, NotFound
-from rxdesk.core.models import ApiToken, AuditEvent, Site, User
+from rxdesk.core.models import ApiToken, AuditEvent, Site, SiteAssignment, User
 from rxdesk.core.validators import normalize_phone
 
 register_actions(
@@ -108,6 +108,7 @@ SITE_FIELDS = [
     "setting",
     "session_idle_minutes",
     "mfa_required",
+    "records_retention_years",
 ]
 
 
@@ -572,6 +573,110 @@ def witness_confirm(
     )
 
 
+# --- Working at more than one pharmacy of the chain ---------------------------------------
+
+register_actions(
+    {
+        "site_assignment.granted": "Allowed to work at this pharmacy",
+        "site_assignment.revoked": "No longer allowed to work at this pharmacy",
+        "staff.site_switched": "Switched pharmacy",
+    }
+)
+
+
+def user_sites(user: User) -> list[Site]:
+    """The pharmacies ``user`` may work at: their own, then those assigned to them."""
+    assigned = Site.objects.filter(assignments__user=user).exclude(pk=user.home.pk)
+    return [user.home, *assigned.order_by("name", "pk")]
+
+
+def _check_chain(site: Site, user: User) -> None:
+    if site.organization_id != user.home.organization_id:
+        raise Invalid("That person belongs to a pharmacy of another business.", field="user")
+
+
+def site_assignment_grant(*, actor: User, user: User) -> SiteAssignment:
+    """Let ``user`` (of another pharmacy of the same business) work at the actor's pharmacy.
+
+    Only the pharmacy being opened grants access to it: a pharmacist-in-charge cannot give
+    anyone — themselves included — another pharmacy's patients."""
+    authorize(actor, Cap.SITE_ASSIGN)
+    site = actor.site
+    if user.home.pk == site.pk:
+        raise Invalid("This is already that person's own pharmacy.", field="user")
+    _check_chain(site, user)
+    with transaction.atomic():
+        assignment, created = SiteAssignment.objects.get_or_create(
+            user=user, site=site, defaults={"granted_by": actor}
+        )
+        if not created:
+            raise Conflict("That person may already work at this pharmacy.", field="user")
+        if user.home_site_id is None:
+            # Fixed now, so "home" stays put when they switch (and the header can offer
+            # the switch without a query on every page).
+            User.objects.filter(pk=user.pk).update(home_site=user.site)
+        audit_record(
+            actor=actor,
+            site=site,
+            action="site_assignment.granted",
+            obj=assignment,
+            data={"user": user.username, "home_site": user.home.pk},
+        )
+    return assignment
+
+
+def site_assignment_revoke(*, actor: User, assignment: SiteAssignment) -> None:
+    """Withdraw an assignment to the actor's pharmacy; a person working there now is moved
+    back to their own pharmacy at once."""
+    authorize(actor, Cap.SITE_ASSIGN)
+    if assignment.site_id != actor.site_id:
+        raise NotFound("No such assignment at this pharmacy.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=assignment.user_id)
+        deleted, _ = SiteAssignment.objects.filter(pk=assignment.pk).delete()
+        if not deleted:
+            raise NotFound("No such assignment at this pharmacy.")
+        if user.site_id == assignment.site_id:
+            user.site = user.home
+            user.save(update_fields=["site"])
+        audit_record(
+            actor=actor,
+            site=assignment.site,
+            action="site_assignment.revoked",
+            object_type="core.siteassignment",
+            object_id=assignment.pk,
+            data={"user": user.username},
+        )
+
+
+def user_switch_site(*, actor: User, site: Site) -> User:
+    """Move the actor's working pharmacy to ``site``: their own, or one assigned to them.
+
+    Recorded in both pharmacies' audit chains, so each site's log shows who came and went."""
+    if not actor.is_authenticated or not actor.is_active:
+        raise Forbidden("Sign in first.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=actor.pk)
+        allowed = site.pk == user.home.pk or user.site_assignments.filter(site=site).exists()
+        if not allowed:
+            raise Invalid(
+                "You are not assigned to that pharmacy. Ask its pharmacist-in-charge.",
+                field="site",
+            )
+        if site.pk == user.site_id:
+            return user
+        leaving = user.site
+        if user.home_site_id is None:
+            user.home_site = leaving
+        user.site = site
+        user.save(update_fields=["site", "home_site"])
+        data = {"from_site": leaving.pk, "to_site": site.pk}
+        for at in (leaving, site):
+            audit_record(actor=user, site=at, action="staff.site_switched", obj=user, data=data)
+    actor.site, actor.home_site = user.site, user.home_site
+    return user
+
+
 def site_default() -> Site | None:
     return Site.objects.order_by("pk").first()
 
@@ -581,6 +686,8 @@ __all__ = [
     "Witness",
     "audit_chain_verify",
     "authorize",
+    "site_assignment_grant",
+    "site_assignment_revoke",
     "site_create",
     "site_update",
     "staff_create",
@@ -589,5 +696,7 @@ __all__ = [
     "token_authenticate",
     "token_create",
     "token_revoke",
+    "user_sites",
+    "user_switch_site",
     "witness_confirm",
 ]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("account/", views.account, name="account"),
     path("account/mfa/enroll/", views.mfa_enroll, name="mfa_enroll"),
     path("account/mfa/verify/", views.mfa_verify, name="mfa_verify"),
+    path("account/pharmacy/", views.site_switch, name="site_switch"),
 ]
 
 urlpatterns += [

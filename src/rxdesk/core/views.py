@@ -28,7 +28,7 @@ from rxdesk.core import queries, services
 from rxdesk.core.audit import ACTIONS
 from rxdesk.core.capabilities import Cap, require
 from rxdesk.core.choices import Role
-from rxdesk.core.errors import DomainError, NotFound
+from rxdesk.core.errors import DomainError, Invalid, NotFound
 from rxdesk.core.forms import (
     FIELD_ERRORS,
     AuditFilterForm,
@@ -417,3 +417,28 @@ def audit_verify_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         report = services.audit_chain_verify(actor=actor)
     return render(request, "core/audit_verify.html", {"report": report})
+
+
+@screen(methods=FORM)
+def site_switch(request: HttpRequest) -> HttpResponse:
+    """Choose which of one's assigned pharmacies to work at (header: "Switch pharmacy")."""
+    actor = actor_of(request)
+    sites = services.user_sites(actor)
+    error = ""
+    if request.method == "POST":
+        chosen = next((s for s in sites if str(s.pk) == request.POST.get("site", "")), None)
+        try:
+            if chosen is None:
+                raise Invalid("Choose one of the pharmacies listed.", field="site")
+            services.user_switch_site(actor=actor, site=chosen)
+        except Invalid as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"You are now working at {chosen.name}.")
+            return redirect("home")
+    return render(
+        request,
+        "core/site_switch.html",
+        {"sites": sites, "error": error},
+        status=422 if error else 200,
+    )

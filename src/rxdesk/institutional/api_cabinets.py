@@ -84,7 +84,7 @@ class PocketPatch(StrictIn):
     active: bool | None = None
 
 
-class WitnessIn(StrictIn):
+class CabinetWitnessIn(StrictIn):
     username: str = Field(..., max_length=150)
     password: str = Field(..., max_length=256)
     otp: str = Field("", max_length=12, description="Six digits, when the witness has enrolled")
@@ -102,14 +102,16 @@ class RestockLineIn(StrictIn):
 
 class RestockIn(StrictIn):
     lines: list[RestockLineIn] = Field(..., max_length=200)
-    witness: WitnessIn | None = Field(None, description="Required when a pocket is controlled")
+    witness: CabinetWitnessIn | None = Field(
+        None, description="Required when a pocket is controlled"
+    )
 
 
 class UnloadIn(StrictIn):
     quantity: Decimal
     lot_number: str | None = Field(None, max_length=40, description="Default: first expiry")
     reason: str = Field(..., max_length=200)
-    witness: WitnessIn | None = None
+    witness: CabinetWitnessIn | None = None
 
 
 class PickQuery(Schema):
@@ -140,7 +142,7 @@ class CabinetSummaryOut(Schema):
     open_discrepancies: int
 
 
-class LotOut(Schema):
+class CabinetLotOut(Schema):
     lot: str
     expiry: dt.date | None
     on_hand: str
@@ -165,7 +167,7 @@ class PocketOut(Schema):
     active: bool
     low: bool
     open_discrepancies: int
-    lots: list[LotOut]
+    lots: list[CabinetLotOut]
 
 
 class CabinetOut(Schema):
@@ -183,7 +185,7 @@ class CabinetOut(Schema):
     open_discrepancies: int
 
 
-class SuggestionOut(Schema):
+class CabinetSuggestionOut(Schema):
     lot: str
     expiry: dt.date | None
     available: str
@@ -203,7 +205,7 @@ class PickLineOut(Schema):
     quantity: str
     used_7_days: str
     short: str
-    lots: list[SuggestionOut]
+    lots: list[CabinetSuggestionOut]
 
 
 class PickListOut(Schema):
@@ -214,7 +216,7 @@ class PickListOut(Schema):
     lines: list[PickLineOut]
 
 
-class MoveOut(Schema):
+class CabinetMoveOut(Schema):
     id: int
     pocket_id: int
     place: str
@@ -236,7 +238,7 @@ class MoveOut(Schema):
     stock_move_id: int | None
 
 
-class DiscrepancyOut(Schema):
+class CabinetDiscrepancyOut(Schema):
     id: int
     pocket_id: int
     kind: str
@@ -246,13 +248,13 @@ class DiscrepancyOut(Schema):
 
 
 class RestockOut(Schema):
-    moves: list[MoveOut]
-    discrepancies: list[DiscrepancyOut]
+    moves: list[CabinetMoveOut]
+    discrepancies: list[CabinetDiscrepancyOut]
     message: str
 
 
 class UnloadOut(Schema):
-    moves: list[MoveOut]
+    moves: list[CabinetMoveOut]
     message: str
 
 
@@ -618,7 +620,7 @@ def pocket_unload(request: HttpRequest, pocket_id: int, payload: UnloadIn) -> An
 
 @router.get(
     "/cabinets/{int:cabinet_id}/moves",
-    response=list[MoveOut],
+    response=list[CabinetMoveOut],
     auth=gate(Cap.ADC_VIEW),
     summary="A cabinet's moves, newest first (patient names only for roles that see patients)",
 )

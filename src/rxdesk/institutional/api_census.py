@@ -102,7 +102,7 @@ class CensusIn(StrictIn):
     note: str = Field("", max_length=300)
 
 
-class ScheduleIn(StrictIn):
+class CensusScheduleIn(StrictIn):
     times: list[str] = Field(
         default_factory=list, max_length=12, description='Pass times, e.g. ["08:00", "17:00"]'
     )
@@ -199,7 +199,7 @@ class CensusOut(Schema):
     recorded_by: str
 
 
-class ScheduleOut(Schema):
+class CensusScheduleOut(Schema):
     times: list[str]
     dose: str
     prn: bool
@@ -209,19 +209,19 @@ class ScheduleOut(Schema):
     doses_per_day: str | None
 
 
-class OrderOut(Schema):
+class CensusOrderOut(Schema):
     prescription_id: int
     rx_number: int
     drug: str
     directions: str
     status: str
-    schedule: ScheduleOut | None
+    schedule: CensusScheduleOut | None
     suggested_times: list[str]
 
 
 class ResidentOut(ResidentSummaryOut):
     census: list[CensusOut]
-    orders: list[OrderOut]
+    orders: list[CensusOrderOut]
 
 
 class MarRowOut(Schema):
@@ -590,7 +590,7 @@ def census_create(request: HttpRequest, resident_id: int, payload: CensusIn) -> 
     description="422 names times[n] for a time that is not one of the facility's pass times.",
 )
 def schedule_put(
-    request: HttpRequest, resident_id: int, prescription_id: int, payload: ScheduleIn
+    request: HttpRequest, resident_id: int, prescription_id: int, payload: CensusScheduleIn
 ) -> Any:
     actor = user_of(request)
     resident = queries.resident_get(actor=actor, resident_id=resident_id)

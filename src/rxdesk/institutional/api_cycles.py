@@ -35,7 +35,7 @@ MAX_ID = 2**63 - 1
 # --- Input ------------------------------------------------------------------------------------
 
 
-class ScheduleIn(StrictIn):
+class CycleScheduleIn(StrictIn):
     facility_id: int = Field(..., ge=1, le=MAX_ID)
     unit_id: int | None = Field(None, ge=1, le=MAX_ID, description="None: the whole facility")
     days: int = Field(..., description="7, 14 or 30")
@@ -60,7 +60,7 @@ class GenerateIn(StrictIn):
     )
 
 
-class FillIn(StrictIn):
+class CycleFillIn(StrictIn):
     code: str = Field(..., min_length=1, max_length=200, description="Scanned barcode or NDC")
 
 
@@ -70,7 +70,7 @@ class VerifyIn(StrictIn):
     )
 
 
-class CancelIn(StrictIn):
+class CycleCancelIn(StrictIn):
     reason: str = Field("", max_length=200)
 
 
@@ -89,7 +89,7 @@ class PeriodOut(Schema):
     days: int
 
 
-class ScheduleOut(Schema):
+class CycleScheduleOut(Schema):
     id: int
     facility_id: int
     facility: str
@@ -116,7 +116,7 @@ class RunSummaryOut(Schema):
     created_at: dt.datetime
 
 
-class LineOut(Schema):
+class CycleLineOut(Schema):
     id: int
     resident_id: int
     resident: str
@@ -135,7 +135,7 @@ class RunOut(RunSummaryOut):
     summary: str
     counts: dict[str, int]
     closable: bool
-    items: list[LineOut]
+    items: list[CycleLineOut]
 
 
 class BatchOut(Schema):
@@ -144,7 +144,7 @@ class BatchOut(Schema):
     summary: str
 
 
-class FillOut(Schema):
+class CycleFillOut(Schema):
     line_id: int
     fill_id: int
     fill_status: str
@@ -265,7 +265,7 @@ def _schedule_row(actor: User, schedule_id: int) -> CycleSchedule:
 
 @router.get(
     "/cycles",
-    response=list[ScheduleOut],
+    response=list[CycleScheduleOut],
     auth=gate(Cap.LTC_VIEW),
     summary="Cycle-fill schedules with the cycle each generates next",
 )
@@ -275,13 +275,13 @@ def cycles_list(request: HttpRequest) -> Any:
 
 @router.post(
     "/cycles",
-    response={201: ScheduleOut},
+    response={201: CycleScheduleOut},
     auth=gate(Cap.LTC_SETUP),
     summary="Create the cycle-fill schedule of a facility or unit",
     description="Every 7, 14 or 30 days, by period (from the anchor) or by each resident's "
     "anniversary. One schedule per facility/unit (409 naming `unit`).",
 )
-def cycle_create(request: HttpRequest, payload: ScheduleIn) -> Any:
+def cycle_create(request: HttpRequest, payload: CycleScheduleIn) -> Any:
     actor = user_of(request)
     facility = _facility(actor, payload.facility_id)
     schedule = services.cycle_schedule_save(
@@ -299,7 +299,7 @@ def cycle_create(request: HttpRequest, payload: ScheduleIn) -> Any:
 
 @router.patch(
     "/cycles/{int:schedule_id}",
-    response=ScheduleOut,
+    response=CycleScheduleOut,
     auth=gate(Cap.LTC_SETUP),
     summary="Change a cycle-fill schedule (only the fields sent)",
 )
@@ -377,11 +377,11 @@ def run_data_verify(request: HttpRequest, run_id: int) -> Any:
 
 @router.post(
     "/cycle-runs/{int:run_id}/lines/{int:line_id}/fill",
-    response=FillOut,
+    response=CycleFillOut,
     auth=gate(Cap.LTC_CYCLE, Cap.RX_FILL),
     summary="Fill one line: scan its product (stock leaves the shelf)",
 )
-def line_fill(request: HttpRequest, run_id: int, line_id: int, payload: FillIn) -> Any:
+def line_fill(request: HttpRequest, run_id: int, line_id: int, payload: CycleFillIn) -> Any:
     actor = user_of(request)
     run = queries.run_get(actor=actor, run_id=run_id)
     line = queries.line_get(actor=actor, run=run, line_id=line_id)
@@ -428,7 +428,7 @@ def run_close(request: HttpRequest, run_id: int) -> Any:
     auth=gate(Cap.LTC_CYCLE, Cap.RX_ENTER),
     summary="Cancel a run: its fills not yet counted out are cancelled",
 )
-def run_cancel(request: HttpRequest, run_id: int, payload: CancelIn) -> Any:
+def run_cancel(request: HttpRequest, run_id: int, payload: CycleCancelIn) -> Any:
     actor = user_of(request)
     run = queries.run_get(actor=actor, run_id=run_id)
     services.cycle_run_cancel(actor=actor, run=run, reason=payload.reason)

@@ -75,24 +75,24 @@ class UsageQuery(Schema):
     format: Literal["json", "csv"] = "json"
 
 
-class WitnessIn(StrictIn):
+class DiscrepancyWitnessIn(StrictIn):
     username: str = Field("", max_length=150)
     password: str = Field("", max_length=256)
     otp: str = Field("", max_length=12, description="The six-digit code, when enrolled")
 
 
-class ResolveIn(StrictIn):
+class DiscrepancyResolveIn(StrictIn):
     cause: str = Field(..., max_length=40, description="A DiscrepancyCause value")
     explanation: str = Field(
         ..., max_length=2000, description="What nursing and pharmacy found (10–500 characters)"
     )
     nurse_name: str = Field(..., max_length=200, description="The nurse who took part")
-    witness: WitnessIn | None = Field(
+    witness: DiscrepancyWitnessIn | None = Field(
         None, description="Required for a controlled pocket: a second person re-authenticates"
     )
 
 
-class ReviewIn(StrictIn):
+class DiscrepancyReviewIn(StrictIn):
     outcome: str = Field(..., max_length=20, description="appropriate or follow_up")
     note: str = Field("", max_length=2000, description="Required for follow_up (≤ 500)")
 
@@ -137,7 +137,7 @@ class DiscrepancyOut(Schema):
     follow_up: FollowUpOut | None
 
 
-class MoveOut(Schema):
+class DiscrepancyMoveOut(Schema):
     id: int
     occurred_at: dt.datetime
     event: str
@@ -153,7 +153,7 @@ class MoveOut(Schema):
 
 
 class DiscrepancyDetailOut(DiscrepancyOut):
-    moves: list[MoveOut]
+    moves: list[DiscrepancyMoveOut]
 
 
 class BucketOut(Schema):
@@ -398,7 +398,9 @@ def discrepancy_read(request: HttpRequest, discrepancy_id: int) -> Any:
     ".otp. Suspected diversion of a controlled drug answers a follow_up: open a theft/loss "
     "report (DEA Form 106) at its url.",
 )
-def discrepancy_resolve(request: HttpRequest, discrepancy_id: int, payload: ResolveIn) -> Any:
+def discrepancy_resolve(
+    request: HttpRequest, discrepancy_id: int, payload: DiscrepancyResolveIn
+) -> Any:
     actor = user_of(request)
     row = queries.discrepancy_get(actor=actor, discrepancy_id=discrepancy_id)
     services.discrepancy_resolve(
@@ -435,7 +437,7 @@ def override_list(request: HttpRequest, q: Query[OverrideQuery]) -> Any:
     description="Once per removal (409 after). 422 when the move is not an override removal "
     "(move), the outcome is unknown (outcome) or a follow-up has no note (note).",
 )
-def override_review(request: HttpRequest, move_id: int, payload: ReviewIn) -> Any:
+def override_review(request: HttpRequest, move_id: int, payload: DiscrepancyReviewIn) -> Any:
     actor = user_of(request)
     move: CabinetMove = queries.override_get(actor=actor, move_id=move_id)
     review = services.override_review(

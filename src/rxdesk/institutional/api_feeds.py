@@ -73,14 +73,14 @@ class FeedSummaryOut(Schema):
     received_by: str
 
 
-class NoteOut(Schema):
+class FeedNoteOut(Schema):
     row: int
     column: str
     message: str
     kind: str = Field(..., description="refused, duplicate, confirmed, discrepancy or warning")
 
 
-class MoveOut(Schema):
+class FeedMoveOut(Schema):
     id: int
     cabinet: str
     pocket: str
@@ -98,7 +98,7 @@ class MoveOut(Schema):
     external_id: str
 
 
-class DiscrepancyOut(Schema):
+class FeedDiscrepancyOut(Schema):
     id: int
     cabinet: str
     pocket: str
@@ -111,9 +111,9 @@ class DiscrepancyOut(Schema):
 
 
 class FeedOut(FeedSummaryOut):
-    notes: list[NoteOut]
-    moves: list[MoveOut]
-    discrepancies: list[DiscrepancyOut]
+    notes: list[FeedNoteOut]
+    moves: list[FeedMoveOut]
+    discrepancies: list[FeedDiscrepancyOut]
 
 
 class MessageOut(Schema):

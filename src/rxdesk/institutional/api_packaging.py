@@ -62,7 +62,7 @@ class AppearanceIn(StrictIn):
     imprint: str = Field("", max_length=60)
 
 
-class BudIn(StrictIn):
+class PackagingBudIn(StrictIn):
     expiry: dt.date = Field(..., description="The source lot's manufacturer's expiry")
     repackaged_on: dt.date | None = Field(None, description="Default: today at the pharmacy")
     rule: RepackRule | None = Field(None, description="Default: the site's rule")
@@ -82,7 +82,7 @@ class RepackIn(StrictIn):
     note: str = Field("", max_length=300)
 
 
-class RejectIn(StrictIn):
+class PackagingRejectIn(StrictIn):
     reason: str = Field(..., max_length=200)
 
 
@@ -141,7 +141,7 @@ class AppearanceOut(Schema):
     description: str
 
 
-class BudOut(Schema):
+class PackagingBudOut(Schema):
     bud: dt.date
     rule: str
     rule_text: str
@@ -356,12 +356,12 @@ def appearance_put(request: HttpRequest, product_id: int, payload: AppearanceIn)
 
 @router.post(
     "/repackaging/bud",
-    response=BudOut,
+    response=PackagingBudOut,
     auth=gate(Cap.LTC_VIEW),
     summary="The beyond-use date a repackaging would get (the site's rule by default)",
     description="422 naming `expiry` for a source already expired on the repackaging day.",
 )
-def repack_bud(request: HttpRequest, payload: BudIn) -> Any:
+def repack_bud(request: HttpRequest, payload: PackagingBudIn) -> Any:
     actor = user_of(request)
     try:
         found = queries.bud_preview(
@@ -461,7 +461,7 @@ def repack_check(request: HttpRequest, record_id: int) -> Any:
     auth=gate(Cap.PACKAGING_CHECK),
     summary="Reject repackaged unit doses (destroyed: wasted from stock)",
 )
-def repack_reject(request: HttpRequest, record_id: int, payload: RejectIn) -> Any:
+def repack_reject(request: HttpRequest, record_id: int, payload: PackagingRejectIn) -> Any:
     actor = user_of(request)
     record = queries.repack_get(actor=actor, record_id=record_id)
     services.repack_reject(actor=actor, record=record, reason=payload.reason)

@@ -84,7 +84,7 @@ class CounselingIn(_In):
     note: str = Field(min_length=1, max_length=2000)
 
 
-class AddressIn(_In):
+class DeliveryAddressIn(_In):
     address_line1: str = Field("", max_length=120)
     address_line2: str = Field("", max_length=120)
     city: str = Field("", max_length=80)
@@ -98,7 +98,7 @@ class DeliveryIn(_In):
     fill_ids: list[int] = Field(min_length=1, max_length=50)
     method: DeliveryMethod = DeliveryMethod.COURIER
     instructions: str = Field("", max_length=200)
-    address: AddressIn | None = Field(None, description="Default: the patient's address")
+    address: DeliveryAddressIn | None = Field(None, description="Default: the patient's address")
 
 
 class ManifestIn(_In):
@@ -108,7 +108,7 @@ class ManifestIn(_In):
     driver_name: str = Field("", max_length=120)
 
 
-class TenderSchema(_In):
+class PickupTenderSchema(_In):
     kind: TenderKind
     amount: Decimal = Field(max_digits=9, decimal_places=2)
     tendered: Decimal | None = Field(None, max_digits=9, decimal_places=2)
@@ -123,7 +123,7 @@ class DeliveryCompleteIn(_In):
     date_of_birth: dt.date | None = None
     counseling: Counseling = Counseling.DECLINED
     signature: str = Field(max_length=400_000)
-    tenders: list[TenderSchema] = Field(default_factory=list, max_length=10)
+    tenders: list[PickupTenderSchema] = Field(default_factory=list, max_length=10)
     id_type: IdType | None = None
     id_number: str = Field("", max_length=30)
     id_state: str = Field("", max_length=2)
@@ -137,7 +137,7 @@ class DeliveryFailIn(_In):
 class DeliveryShipIn(_In):
     tracking_number: str = Field(min_length=1, max_length=40)
     carrier: str = Field("Mail carrier", max_length=120)
-    tenders: list[TenderSchema] = Field(default_factory=list, max_length=10)
+    tenders: list[PickupTenderSchema] = Field(default_factory=list, max_length=10)
 
 
 class ReturnScanIn(_In):
@@ -148,7 +148,7 @@ class ReturnScanIn(_In):
 # --- Output -----------------------------------------------------------------------------------
 
 
-class PatientRef(Schema):
+class PickupPatientRef(Schema):
     id: int
     name: str
 
@@ -168,7 +168,7 @@ class ReadyOut(Schema):
 
 
 class MemberOut(Schema):
-    patient: PatientRef
+    patient: PickupPatientRef
     ready: list[ReadyOut]
 
 
@@ -179,22 +179,22 @@ class InProgressOut(Schema):
     step: str
 
 
-class RefillDueOut(Schema):
+class PickupRefillDueOut(Schema):
     prescription_id: int
     rx_number: int
     drug: str
     due_on: dt.date
 
 
-class WillCallOut(Schema):
-    patient: PatientRef
+class PickupWillCallOut(Schema):
+    patient: PickupPatientRef
     ready: list[ReadyOut]
     household: list[MemberOut]
     in_progress: list[InProgressOut] = Field(
         description="Fills still being worked on. Filled by GET /will-call/patients/{id} "
         "only: always empty in the results of GET /will-call."
     )
-    refills_due: list[RefillDueOut] = Field(
+    refills_due: list[PickupRefillDueOut] = Field(
         description="Refills falling due within 7 days. Filled by GET "
         "/will-call/patients/{id} only: always empty in the results of GET /will-call."
     )
@@ -211,7 +211,7 @@ class SaleLineOut(Schema):
     amount: Decimal
 
 
-class SaleOut(Schema):
+class PickupSaleOut(Schema):
     id: int
     receipt: str
     status: str
@@ -242,15 +242,15 @@ class PickupOut(Schema):
 
 
 class CounselingWaitOut(Schema):
-    sale: SaleOut
-    patient: PatientRef | None
+    sale: PickupSaleOut
+    patient: PickupPatientRef | None
     person_name: str
     waiting_since: dt.datetime | None
 
 
 class DeliveryOut(Schema):
     id: int
-    patient: PatientRef
+    patient: PickupPatientRef
     status: str
     method: str
     manifest_id: int | None
@@ -283,10 +283,10 @@ class ReturnResultOut(Schema):
     fill_id: int | None
 
 
-class DueOut(Schema):
+class PickupDueOut(Schema):
     fill_id: int
     code: str
-    patient: PatientRef
+    patient: PickupPatientRef
     drug: str
     quantity: str
     bin: str
@@ -469,7 +469,7 @@ def _patient_of(actor: User, patient_id: int, cap: Cap) -> Any:
         raise Invalid(exc.message, field="patient_id") from None
 
 
-def _tenders(actor: User, tenders: list[TenderSchema]) -> list[Any]:
+def _tenders(actor: User, tenders: list[PickupTenderSchema]) -> list[Any]:
     from rxdesk.pos.services.sales import TenderIn
 
     out = []
@@ -496,7 +496,7 @@ def _tenders(actor: User, tenders: list[TenderSchema]) -> list[Any]:
 
 @router.get(
     "/will-call",
-    response=list[WillCallOut],
+    response=list[PickupWillCallOut],
     summary="Find what waits in will-call by bag label, date of birth, bin or name (logged)",
     description="Each result has the patient's and the household's ready bags; "
     "`in_progress` and `refills_due` are left empty (open the patient's will-call for them).",
@@ -507,7 +507,7 @@ def will_call_search(request: HttpRequest, filters: Query[WillCallQuery]) -> Any
 
 @router.get(
     "/will-call/patients/{int:patient_id}",
-    response=WillCallOut,
+    response=PickupWillCallOut,
     summary="A patient's will-call with the household's bags (logged)",
 )
 def will_call_patient(request: HttpRequest, patient_id: int) -> Any:
@@ -521,7 +521,7 @@ def will_call_patient(request: HttpRequest, patient_id: int) -> Any:
 
 @router.post(
     "/pickups",
-    response={201: SaleOut},
+    response={201: PickupSaleOut},
     summary="Put ready bags on a new sale (the patient's or the household's)",
     description="409 naming `fills` for a bag that is not ready, on another sale or "
     "delivery, someone else's, or past the plan's return window; 409 naming `price` when "
@@ -720,7 +720,7 @@ def delivery_ship(request: HttpRequest, delivery_id: int, payload: DeliveryShipI
 
 @router.get(
     "/return-to-stock",
-    response=list[DueOut],
+    response=list[PickupDueOut],
     summary="Bags waiting in will-call past the site's days, with the days waiting",
 )
 def return_to_stock_list(request: HttpRequest) -> Any:

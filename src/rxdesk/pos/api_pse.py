@@ -76,7 +76,7 @@ class PseLineOut(Schema):
     sale_total: Decimal
 
 
-class StandingOut(Schema):
+class PseStandingOut(Schema):
     today_mg: Decimal = Field(description="Base bought here today (the pharmacy's day)")
     thirty_day_mg: Decimal = Field(description="Base bought here in the last 30 days")
     mail_thirty_day_mg: Decimal
@@ -88,7 +88,7 @@ class StandingOut(Schema):
     mail_order: bool
 
 
-class LogQuery(Schema):
+class PseLogQuery(Schema):
     start: dt.date
     end: dt.date
     q: str = Field("", max_length=80)
@@ -196,7 +196,7 @@ def pse_sell(request: HttpRequest, sale_id: int, payload: PseSaleIn) -> Any:
 
 @router.post(
     "/pse/limits",
-    response=StandingOut,
+    response=PseStandingOut,
     summary="What a purchaser bought here today and in 30 days, and what is left",
 )
 def pse_standing(request: HttpRequest, payload: StandingIn) -> Any:
@@ -213,7 +213,7 @@ def pse_standing(request: HttpRequest, payload: StandingIn) -> Any:
     response=PseLogOut,
     summary="The CMEA logbook between two dates (JSON, or CSV with format=csv)",
 )
-def pse_logbook(request: HttpRequest, filters: Query[LogQuery]) -> Any:
+def pse_logbook(request: HttpRequest, filters: Query[PseLogQuery]) -> Any:
     actor = _user(request)
     entries = pse.pse_log(
         actor=actor,

@@ -91,7 +91,7 @@ class DrawerOut(Schema):
     close_note: str
 
 
-class RegisterQuery(Schema):
+class SaleRegisterQuery(Schema):
     register_name: str = Field("Register 1", min_length=1, max_length=30)
 
 
@@ -157,7 +157,7 @@ def drawer_close(request: HttpRequest, drawer_id: int, payload: DrawerCloseIn) -
     auth=_gate(Cap.RX_SELL),
     summary="The register's open drawer (null when none is open)",
 )
-def drawer_current(request: HttpRequest, q: Query[RegisterQuery]) -> Any:
+def drawer_current(request: HttpRequest, q: Query[SaleRegisterQuery]) -> Any:
     d = drawers.drawer_for(actor=_user(request), register=q.register_name)
     return _drawer(d) if d else None
 
@@ -194,7 +194,7 @@ class PaymentIn(_In):
     tenders: list[TenderSchema] = Field(..., max_length=10)
 
 
-class ReasonIn(_In):
+class SaleReasonIn(_In):
     reason: str = Field(..., min_length=1, max_length=300)
 
 
@@ -209,7 +209,7 @@ class RefundIn(_In):
     tender_kind: Literal["cash", "card", "fsa_hsa", "house"] = "cash"
 
 
-class LineOut(Schema):
+class RegisterSaleLineOut(Schema):
     id: int
     kind: str
     description: str
@@ -281,7 +281,7 @@ class SaleOut(Schema):
     completed_by: str | None
     completed_at: dt.datetime | None
     void_reason: str
-    lines: list[LineOut]
+    lines: list[RegisterSaleLineOut]
     tenders: list[TenderOut]
     refunds: list[RefundOut]
     pickup: PickupSummary | None
@@ -490,7 +490,7 @@ def sale_pay(request: HttpRequest, sale_id: int, payload: PaymentIn) -> Any:
     auth=_gate(Cap.RX_SELL),
     summary="Cancel an unpaid sale (its logbook entries are voided)",
 )
-def sale_cancel(request: HttpRequest, sale_id: int, payload: ReasonIn) -> Any:
+def sale_cancel(request: HttpRequest, sale_id: int, payload: SaleReasonIn) -> Any:
     sale = _sale(request, sale_id)
     sales.sale_cancel(actor=_user(request), sale=sale, reason=payload.reason)
     return _fresh(request, sale)
@@ -502,7 +502,7 @@ def sale_cancel(request: HttpRequest, sale_id: int, payload: ReasonIn) -> Any:
     auth=_gate(Cap.POS_REFUND),
     summary="Void a paid sale of today while its drawer is open (pharmacist)",
 )
-def sale_void(request: HttpRequest, sale_id: int, payload: ReasonIn) -> Any:
+def sale_void(request: HttpRequest, sale_id: int, payload: SaleReasonIn) -> Any:
     actor = _user(request)
     sale = queries.sale_get(actor=actor, sale_id=sale_id)
     sales.sale_void(actor=actor, sale=sale, reason=payload.reason)

@@ -44,7 +44,7 @@ class SentOut(Schema):
     message: str = Field(description="The HL7 v2.5 RDE^O11 sent")
 
 
-class ResultOut(Schema):
+class DeviceResultOut(Schema):
     fill_id: int
     status: str
     device: str
@@ -104,7 +104,7 @@ def device_send(request: HttpRequest, fill_id: int, body: SendIn) -> Any:
 
 @router.post(
     "/devices/{code}/results",
-    response=ResultOut,
+    response=DeviceResultOut,
     summary="A device's result: HL7 v2.5 RDS^O13 (counted) or ACK (accepted / refused)",
     description=(
         "The body is the HL7 v2 message itself (`application/hl7-v2` or `text/plain`), at "

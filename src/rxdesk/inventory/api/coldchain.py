@@ -178,7 +178,7 @@ class StorageUnitOut(Schema):
         return obj.unit.temperature_max_c
 
 
-class DueOut(Schema):
+class ReadingDueOut(Schema):
     unit_id: int
     code: str
     name: str
@@ -249,7 +249,7 @@ class RespondIn(_In):
     response: str = Field(min_length=1, max_length=services.RESPONSE_MAX)
 
 
-class ResolveIn(_In):
+class ExcursionResolveIn(_In):
     disposition: Literal["release", "discard"]
     note: str = Field(min_length=1, max_length=services.RESOLUTION_MAX)
 
@@ -350,7 +350,7 @@ def excursion_respond(request: HttpRequest, excursion_id: int, payload: RespondI
     response=ExcursionOut,
     summary="A pharmacist releases or discards the excursion's quarantined stock",
 )
-def excursion_resolve(request: HttpRequest, excursion_id: int, payload: ResolveIn) -> Any:
+def excursion_resolve(request: HttpRequest, excursion_id: int, payload: ExcursionResolveIn) -> Any:
     excursion = queries.excursion_for(actor=_user(request), excursion_id=excursion_id)
     return services.excursion_resolve(
         actor=_user(request),
@@ -362,7 +362,7 @@ def excursion_resolve(request: HttpRequest, excursion_id: int, payload: ResolveI
 
 @router.get(
     "/readings-due",
-    response=list[DueOut],
+    response=list[ReadingDueOut],
     summary="Units with fewer than two checks recorded today (twice-daily check)",
 )
 def readings_due(request: HttpRequest, filters: Query[DueFilters]) -> Any:

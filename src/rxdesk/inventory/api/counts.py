@@ -174,7 +174,7 @@ def cycle_count_get(request: HttpRequest, count_id: int) -> Any:
     return _count_body(request, count_id)
 
 
-class RecordIn(_In):
+class CountRecordIn(_In):
     counted: Decimal = Field(description="What is on the shelf (0 if none), in billing units")
 
 
@@ -188,7 +188,9 @@ def _line(request: HttpRequest, count_id: int, line_id: int) -> Any:
     response=CountLineOut,
     summary="Record (or recount) what is on the shelf for one line",
 )
-def cycle_count_record(request: HttpRequest, count_id: int, line_id: int, payload: RecordIn) -> Any:
+def cycle_count_record(
+    request: HttpRequest, count_id: int, line_id: int, payload: CountRecordIn
+) -> Any:
     line = count_services.cycle_count_record(
         actor=_user(request), line=_line(request, count_id, line_id), counted=payload.counted
     )
@@ -246,7 +248,7 @@ def cycle_count_investigate(
     return queries.sheet_line_of(actor=_user(request), line=line)
 
 
-class WitnessIn(_In):
+class CountWitnessIn(_In):
     """A second authorized person, re-authenticating now (controlled substances)."""
 
     username: str = Field("", max_length=150)
@@ -255,7 +257,7 @@ class WitnessIn(_In):
 
 
 class ApproveIn(_In):
-    witness: WitnessIn | None = Field(
+    witness: CountWitnessIn | None = Field(
         None,
         description="Required when a controlled-substance line has a variance (a count "
         "correction): a second person's sign-in",
@@ -324,7 +326,7 @@ def cycle_count_approve(request: HttpRequest, count_id: int) -> Any:
     return _count_body(request, count_id)
 
 
-class CancelIn(_In):
+class CountCancelIn(_In):
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -333,7 +335,7 @@ class CancelIn(_In):
     response=CountOut,
     summary="Cancel an open or submitted count (nothing is posted)",
 )
-def cycle_count_cancel(request: HttpRequest, count_id: int, payload: CancelIn) -> Any:
+def cycle_count_cancel(request: HttpRequest, count_id: int, payload: CountCancelIn) -> Any:
     count = queries.cycle_count_for(actor=_user(request), count_id=count_id)
     count_services.cycle_count_cancel(actor=_user(request), count=count, reason=payload.reason)
     return _count_body(request, count_id)
@@ -492,7 +494,7 @@ class ReturnLineIn(_In):
     )
 
 
-class ReturnIn(_In):
+class VendorReturnIn(_In):
     kind: VendorReturnKind
     supplier: int
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=removal.MAX_LINES)
@@ -515,7 +517,7 @@ def _recall(recall_id: int | None) -> Recall | None:
     response={201: ReturnOut},
     summary="Pack a return to a vendor or reverse distributor (a draft until shipped)",
 )
-def vendor_return_create(request: HttpRequest, payload: ReturnIn) -> Any:
+def vendor_return_create(request: HttpRequest, payload: VendorReturnIn) -> Any:
     data = payload.model_dump()
     packed = removal.vendor_return_create(
         actor=_user(request),
@@ -567,7 +569,7 @@ def vendor_return_credit(request: HttpRequest, return_id: int, payload: CreditIn
     return queries.vendor_return_for(actor=_user(request), return_id=return_id)
 
 
-class CloseIn(_In):
+class VendorReturnCloseIn(_In):
     note: str = Field("", max_length=200, description="Required to close a draft")
 
 
@@ -576,7 +578,7 @@ class CloseIn(_In):
     response=ReturnOut,
     summary="Close a return (shipped, credited, or a draft that will not ship)",
 )
-def vendor_return_close(request: HttpRequest, return_id: int, payload: CloseIn) -> Any:
+def vendor_return_close(request: HttpRequest, return_id: int, payload: VendorReturnCloseIn) -> Any:
     found = queries.vendor_return_for(actor=_user(request), return_id=return_id)
     removal.vendor_return_close(actor=_user(request), vendor_return=found, note=payload.note)
     return queries.vendor_return_for(actor=_user(request), return_id=return_id)

@@ -295,7 +295,7 @@ def recall_letters(request: HttpRequest, recall_id: int) -> Any:
     return response
 
 
-class ResolveIn(_In):
+class RecallResolveIn(_In):
     resolution: str = Field(
         min_length=1,
         max_length=200,
@@ -309,7 +309,7 @@ class ResolveIn(_In):
     summary="Record what became of one quarantined lot at this site",
 )
 def recall_stock_resolve(
-    request: HttpRequest, recall_id: int, stock_id: int, payload: ResolveIn
+    request: HttpRequest, recall_id: int, stock_id: int, payload: RecallResolveIn
 ) -> Any:
     actor = _user(request)
     recall = queries.recall_for(actor=actor, recall_id=recall_id)
@@ -324,7 +324,7 @@ def recall_stock_resolve(
     )
 
 
-class CloseIn(_In):
+class RecallCloseIn(_In):
     closing_note: str = Field(min_length=1, max_length=4000)
 
 
@@ -333,7 +333,7 @@ class CloseIn(_In):
     response=RecallOut,
     summary="Close a recall once all quarantined stock is accounted for",
 )
-def recall_close(request: HttpRequest, recall_id: int, payload: CloseIn) -> Any:
+def recall_close(request: HttpRequest, recall_id: int, payload: RecallCloseIn) -> Any:
     actor = _user(request)
     recall = queries.recall_for(actor=actor, recall_id=recall_id)
     closed = services.recall_close(actor=actor, recall=recall, closing_note=payload.closing_note)

@@ -118,7 +118,7 @@ def _par(par: ParLevel) -> dict[str, Any]:
     }
 
 
-class SuggestionOut(Schema):
+class ReorderSuggestionOut(Schema):
     package: PackageRef
     supplier_id: int | None = Field(description="The package's preferred supplier, if any")
     supplier: str | None
@@ -211,7 +211,7 @@ class ReceiptLineOut(Schema):
     order_line_id: int | None = Field(description="The purchase-order line it fills")
 
 
-class DiscrepancyOut(Schema):
+class ReceivingDiscrepancyOut(Schema):
     id: int
     receipt_id: int
     receipt_line_id: int | None
@@ -251,7 +251,7 @@ class ReceiptSummary(Schema):
 
 class ReceiptOut(ReceiptSummary):
     lines: list[ReceiptLineOut]
-    discrepancies: list[DiscrepancyOut]
+    discrepancies: list[ReceivingDiscrepancyOut]
 
 
 def _line(line: ReceiptLine) -> dict[str, Any]:
@@ -419,7 +419,7 @@ class SuggestionFilters(Schema):
 
 @router.get(
     "/order-suggestions",
-    response=list[SuggestionOut],
+    response=list[ReorderSuggestionOut],
     summary="What to order now, from par levels and recent usage",
     description=(
         "A package is suggested when on hand (available, in-date lots) plus on order (open "
@@ -594,7 +594,7 @@ def purchase_order_send(request: HttpRequest, order_id: int) -> Any:
     return _order_out(request, order_id)
 
 
-class ReasonIn(_In):
+class ReceivingReasonIn(_In):
     reason: str = Field("", max_length=400)
 
 
@@ -603,7 +603,7 @@ class ReasonIn(_In):
     response=OrderOut,
     summary="Close a received or partially received order (say why if lines are open)",
 )
-def purchase_order_close(request: HttpRequest, order_id: int, payload: ReasonIn) -> Any:
+def purchase_order_close(request: HttpRequest, order_id: int, payload: ReceivingReasonIn) -> Any:
     actor = _user(request)
     order = queries.purchase_order_for(actor=actor, order_id=order_id)
     ordering.purchase_order_close(actor=actor, order=order, reason=payload.reason)
@@ -615,7 +615,7 @@ def purchase_order_close(request: HttpRequest, order_id: int, payload: ReasonIn)
     response=OrderOut,
     summary="Cancel a draft, or a sent order (with a reason)",
 )
-def purchase_order_cancel(request: HttpRequest, order_id: int, payload: ReasonIn) -> Any:
+def purchase_order_cancel(request: HttpRequest, order_id: int, payload: ReceivingReasonIn) -> Any:
     actor = _user(request)
     order = queries.purchase_order_for(actor=actor, order_id=order_id)
     ordering.purchase_order_cancel(actor=actor, order=order, reason=payload.reason)
@@ -877,7 +877,7 @@ class ReceiptDiscrepancyIn(_In):
 
 @router.post(
     "/receipts/{int:receipt_id}/discrepancies",
-    response={201: DiscrepancyOut},
+    response={201: ReceivingDiscrepancyOut},
     summary="Record a refused package (expired, damaged, wrong item, recalled lot) on a delivery",
     description=(
         "For a package that does not go into stock but must be credited by the supplier and "
@@ -904,7 +904,9 @@ class DiscrepancyFilters(Schema):
     open_only: bool = Field(False, description="Everything not yet resolved")
 
 
-@router.get("/discrepancies", response=list[DiscrepancyOut], summary="Delivery discrepancies")
+@router.get(
+    "/discrepancies", response=list[ReceivingDiscrepancyOut], summary="Delivery discrepancies"
+)
 def discrepancy_list(request: HttpRequest, filters: Query[DiscrepancyFilters]) -> Any:
     found = queries.discrepancy_list(
         actor=_user(request), status=filters.status or "", open_only=filters.open_only
@@ -921,7 +923,7 @@ class DiscrepancyPatch(_In):
 
 @router.patch(
     "/discrepancies/{int:discrepancy_id}",
-    response=DiscrepancyOut,
+    response=ReceivingDiscrepancyOut,
     summary="Follow a discrepancy up: a note, its status, the credit",
 )
 def discrepancy_patch(request: HttpRequest, discrepancy_id: int, payload: DiscrepancyPatch) -> Any:

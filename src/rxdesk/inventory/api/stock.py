@@ -85,7 +85,7 @@ class PackageStockOut(Schema):
     lots: list[StockOut]
 
 
-class MoveOut(Schema):
+class StockMoveOut(Schema):
     """One ledger entry. A dispensing names its reference (the fill), never the patient."""
 
     id: int
@@ -112,7 +112,7 @@ class MoveOut(Schema):
 
 
 class StockChangedOut(Schema):
-    move: MoveOut
+    move: StockMoveOut
     balance: StockOut
 
 
@@ -311,7 +311,7 @@ def stock_get(request: HttpRequest, balance_id: int) -> Any:
     return _balance(request, balance_id)
 
 
-class WitnessIn(_In):
+class StockWitnessIn(_In):
     """A second authorized person, re-authenticating now (controlled substances)."""
 
     username: str = Field("", max_length=150)
@@ -323,7 +323,7 @@ class AdjustIn(_In):
     quantity: Decimal = Field(description='Signed change, e.g. "-2" or "5"')
     reason: AdjustReason
     note: str = Field("", max_length=500)
-    witness: WitnessIn | None = Field(
+    witness: StockWitnessIn | None = Field(
         None, description="Required for a Schedule II lot: a second person's sign-in"
     )
 
@@ -414,7 +414,7 @@ class MoveFilters(Schema):
 
 @router.get(
     "/moves",
-    response=list[MoveOut],
+    response=list[StockMoveOut],
     summary="Movement history of a package or a lot at this site, newest first",
 )
 def move_list(request: HttpRequest, filters: Query[MoveFilters]) -> Any:

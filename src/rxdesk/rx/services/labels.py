@@ -3,7 +3,8 @@
 A label exists once the product is counted out (filled, ready or sold). The first print is
 a step of the fill's history; every later one is a reprint and says why (a jammed printer,
 a torn label, a second container), so the history shows every label that left the
-printer. Sending the bytes to a printer is the caller's job."""
+printer. ``label_print`` hands the bytes back (the page offers the PDF); ``label_send`` sends
+the ZPL to a thermal printer itself and records the print only once the printer took it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rxdesk.core.services import authorize
 from rxdesk.rx.choices import FillStep
 from rxdesk.rx.labels import label_data, label_pdf, label_zpl
 from rxdesk.rx.models import Fill, Prescription
+from rxdesk.rx.printing import Printer, send_zpl
 from rxdesk.rx.services.common import DISPENSED_FILLS, own, record
 
 register_actions(
@@ -106,3 +108,21 @@ def label_print(*, actor: User, fill: Fill, reprint_reason: str = "") -> Printed
             },
         )
     return PrintedLabel(fill=locked, pdf=pdf, zpl=zpl, reprint=reprint)
+
+
+def label_send(
+    *, actor: User, fill: Fill, printer: Printer, reprint_reason: str = ""
+) -> PrintedLabel:
+    """Print the fill's label on the thermal ``printer`` (raw TCP, ZPL) and only then record
+    it in the fill's history, by the rules of ``label_print``.
+
+    A printer that refuses, hangs or drops the connection raises ``PrinterFailed`` and
+    nothing is recorded as printed: the fill's history must list only labels that left a
+    printer, so the next try is a first print, not a reprint. The bytes go out inside the
+    transaction, after the checks and before the commit, on purpose: a printed label whose
+    record then failed to commit is the lesser harm (the technician sees the error and
+    reprints with a reason) than a recorded label that never printed."""
+    with transaction.atomic():
+        printed = label_print(actor=actor, fill=fill, reprint_reason=reprint_reason)
+        send_zpl(printer.host, printer.port, printed.zpl.encode("utf-8"), printer.timeout)
+    return printed

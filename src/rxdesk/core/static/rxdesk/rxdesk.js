@@ -325,6 +325,9 @@
     var form = event.target;
     if (form && form.hasAttribute && form.hasAttribute("data-reset-after") && form.reset) {
       form.reset();
+      // data-reset-after="code": the field to type in next (a scan box).
+      var next = form.getAttribute("data-reset-after");
+      if (next && form.elements[next] && form.elements[next].focus) { form.elements[next].focus(); }
     }
   });
 })();
@@ -395,4 +398,32 @@
   } else {
     start();
   }
+})();
+
+// Behaviour that would otherwise sit in inline handlers, which the Content-Security-Policy
+// forbids: a select that submits its form when changed (data-autosubmit), a button that
+// prints the page (data-print), and Enter in a lookup box asking htmx to look up at once
+// (data-enter-lookup, listened for as hx-trigger="rxdesk:enter").
+(function () {
+  "use strict";
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target && target.hasAttribute && target.hasAttribute("data-autosubmit") && target.form) {
+      if (target.form.requestSubmit) { target.form.requestSubmit(); } else { target.form.submit(); }
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("[data-print]") : null;
+    if (button) { event.preventDefault(); window.print(); }
+  });
+
+  document.addEventListener("keyup", function (event) {
+    var target = event.target;
+    if (event.key === "Enter" && target && target.hasAttribute &&
+        target.hasAttribute("data-enter-lookup")) {
+      target.dispatchEvent(new CustomEvent("rxdesk:enter"));
+    }
+  });
 })();
