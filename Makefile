@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export RXDESK_VAR_DIR ?= $(CURDIR)/var
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo serve test test-fast test-postgres check lint types migrations-check \
+.PHONY: fuzz install demo serve test test-fast test-postgres check lint types migrations-check \
         openapi openapi-check browser bench audit sbom clean
 
 $(BIN)/rxdesk: pyproject.toml
@@ -34,6 +34,11 @@ test-fast: install
 ## The same suite on PostgreSQL (DATABASE_URL must point at a server; .ci/run sets it).
 test-postgres: install browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+## The longer API fuzzing job: every operation with a bigger budget, and the stateful walk
+## over the links schemathesis infers (about 10 minutes each on 2 cores; CI runs the short walk).
+fuzz: install
+	RXDESK_FUZZ_LONG=1 $(BIN)/pytest -p no:cacheprovider tests/test_schemathesis.py
 
 check: lint types migrations-check openapi-check
 

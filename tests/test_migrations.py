@@ -205,6 +205,14 @@ def test_the_shortcut_builds_the_schema_the_migrations_build_on_postgres(db):
             for name in names.values():
                 cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    # Django's own quirk: the auto-created table of auth.Group.permissions
+    # gets the project's 64-bit id when built by Django's migrations, and contrib.auth's
+    # 32-bit AutoField when built from the models. Django's table, not ours; nothing else.
+    quirk = ("auth_group_permissions", "id")
+    quirky = {part: {row for row in rows if row[:2] == quirk} for part, rows in real.items()}
+    assert {row[2] for row in quirky["columns"]} == {"bigint"}
+    for schema in (real, fast):
+        schema["columns"] = {row for row in schema["columns"] if row[:2] != quirk}
     assert _differences(real, fast) == []
     assert {"rxdesk_audit_append_only", "catalog_product_search_doc"} <= {
         t[1] for t in fast["triggers"]

@@ -26,8 +26,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import connection
+from django.db import close_old_connections, connection
 from hypothesis import HealthCheck, Phase, given, settings
 from pydantic import BaseModel
 from schemathesis.checks import not_a_server_error
@@ -71,6 +72,21 @@ def populated(pic, site) -> dict[str, Any]:
     rx = make_rx(pic)
     stock(site, rx.package)
     return {"rx": rx, "fill": first_fill(rx), "patient": rx.patient}
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """The WSGI handler closes "old" connections when a request starts and finishes; inside
+    a test's transaction (autocommit off) that closes the test's own connection (PostgreSQL;
+    an in-memory SQLite connection is never closed). Django's test client unhooks it the
+    same way while it makes a request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
@@ -141,19 +157,20 @@ def test_generated_calls_write_inside_the_tests_transaction(bearer):
     assert Patient.objects.filter(last_name="Byron").count() == 1
 
 
-# The longer runs (the `slow` job): CI runs the suite on both databases; each longer run
-# goes in one of them so together they add one run's time, not two.
-ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+# The longer runs are their own job (`make fuzz`, RXDESK_FUZZ_LONG=1): about 10 minutes
+# each on 2 cores, too long to add to every CI run of both suites.
+LONG = os.environ.get("RXDESK_FUZZ_LONG", "") not in ("", "0")
+long_run = pytest.mark.skipif(not LONG, reason="the longer fuzz job: make fuzz")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(ON_POSTGRES, reason="the longer walk runs in the SQLite suite")
+@long_run
 def test_every_operation_with_a_bigger_budget(bearer):
     walk(bearer, examples=SLOW_EXAMPLES)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not ON_POSTGRES, reason="the linked walk runs in the PostgreSQL suite")
+@long_run
 def test_linked_calls_answer_within_their_schema(bearer):
     # ninja emits no OpenAPI links; schemathesis infers them from the schema (dependency
     # analysis: POST /patients → GET /patients/{patient_id} and the like), so the walk

@@ -189,6 +189,20 @@ def _database_busy(request: HttpRequest, exc: OperationalError) -> HttpResponse:
     return database_busy(request, exc)  # the one answer, kept with the middleware's
 
 
+@api.exception_handler(OverflowError)
+def _number_too_large(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+    # A whole number past what the database stores (e.g. an id of 10**30 in a list the
+    # schema left unbounded): the request is wrong, not the server. Nothing was saved.
+    return problem(
+        request,
+        422,
+        "Invalid input",
+        "A number in the request is too large; no record has an id or amount that big.",
+        code="invalid",
+        errors=[{"field": "body", "message": "A number is too large."}],
+    )
+
+
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.exception("Unhandled API error", exc_info=exc)

@@ -46,6 +46,7 @@ SITE_DEFAULTS = {
     "setting": "retail",
     "session_idle_minutes": 15,
     "mfa_required": False,
+    "records_retention_years": None,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
@@ -102,7 +102,7 @@ class DeliveryIn(_In):
 
 
 class ManifestIn(_In):
-    delivery_ids: list[int] = Field(min_length=1, max_length=200)
+    delivery_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=200)
     method: DeliveryMethod = DeliveryMethod.COURIER
     driver_id: int | None = Field(None, ge=1, le=MAX_ID)
     driver_name: str = Field("", max_length=120)
