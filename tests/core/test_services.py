@@ -637,3 +637,18 @@ def test_an_idle_limit_out_of_range_names_the_field(site, pic, minutes):
     assert [e["field"] for e in caught.value.errors] == ["session_idle_minutes"]
     site.refresh_from_db()
     assert site.session_idle_minutes == 15
+
+
+def test_site_update_clears_a_text_field_given_none_and_names_a_required_one(site, pic):
+    """A null text field (e.g. PATCH /api/v1/site {"address_line2": null}, which once reached
+    the database as NULL and answered 500) clears it; a required one is refused by name."""
+    site_update(actor=pic, site=site, address_line2="Suite 4")
+    site_update(actor=pic, site=site, address_line2=None)
+    site.refresh_from_db()
+    assert site.address_line2 == ""
+
+    with pytest.raises(Invalid) as refused:
+        site_update(actor=pic, site=site, name=None)
+    assert refused.value.errors[0]["field"] == "name"
+    site.refresh_from_db()
+    assert site.name

@@ -78,21 +78,6 @@ class SitePatch(Schema):
     records_retention_years: int | None = Field(None, ge=1, le=50)
 
 
-_SITE_TEXT = (
-    "name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "phone",
-    "ncpdp_id",
-    "npi",
-    "dea_number",
-    "time_zone",
-)
-
-
 @router.get("/site", response=SiteOut, summary="This pharmacy's site record")
 def site_get(request: HttpRequest) -> Any:
     require(request.user, Cap.SITE_VIEW)  # type: ignore[arg-type]
@@ -101,16 +86,10 @@ def site_get(request: HttpRequest) -> Any:
 
 @router.patch("/site", response=SiteOut, summary="Change the site record")
 def site_patch(request: HttpRequest, payload: SitePatch) -> Any:
-    changes = payload.model_dump(exclude_unset=True)
-    # A null text field clears it (the columns hold "" for none, never NULL); null for the
-    # other fields is left to the service, which names the field.
-    for key in _SITE_TEXT:
-        if key in changes and changes[key] is None:
-            changes[key] = ""
     return services.site_update(
         actor=request.user,  # type: ignore[arg-type]
         site=request.user.site,  # type: ignore[union-attr]
-        **changes,
+        **payload.model_dump(exclude_unset=True),  # a null text field clears it (service)
     )
 
 

@@ -114,6 +114,13 @@ SITE_FIELDS = [
 
 def _normalize_site_values(values: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(values)
+    # A text column holds "" for none, never NULL: None clears it (a required one such as
+    # the name is then refused by validation, naming the field).
+    for key, value in values.items():
+        if value is None and key in SITE_FIELDS:
+            field = Site._meta.get_field(key)
+            if isinstance(field, models.CharField) and not field.choices:
+                out[key] = ""
     if out.get("phone"):
         out["phone"] = normalize_phone(str(out["phone"]))
     for key in ("state", "dea_number"):
