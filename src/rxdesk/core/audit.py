@@ -154,11 +154,15 @@ def audit_record(
 
 
 def _lock_head(site: Site) -> AuditChainHead:
+    heads = AuditChainHead.objects.select_for_update()
+    head = heads.filter(site=site).first()
+    if head is not None:  # every event but a site's first: one locking read, no write
+        return head
     # The first event of a site races to create its head; the primary key settles it.
     AuditChainHead.objects.bulk_create(
         [AuditChainHead(site=site, seq=0, hash=GENESIS_HASH)], ignore_conflicts=True
     )
-    return AuditChainHead.objects.select_for_update().get(site=site)
+    return heads.get(site=site)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from rxdesk.core import context
+from rxdesk.core import constraints, context
 from rxdesk.core.audit import ChainReport, audit_record, audit_verify_site, diff, register_actions
 from rxdesk.core.capabilities import Cap, require
 from rxdesk.core.choices import Certification, PracticeSetting, Role
@@ -64,9 +64,12 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def full_clean(instance: models.Model, *, exclude: list[str] | None = None) -> None:
-    """Run the model's validators and raise :class:`Invalid` naming every bad field."""
+    """Run the model's validators and raise :class:`Invalid` naming every bad field.
+
+    Plain check constraints are judged in Python (:mod:`rxdesk.core.constraints`), the rest
+    by the database, as Django does."""
     try:
-        instance.full_clean(exclude=exclude, validate_unique=True)
+        constraints.full_clean(instance, exclude=exclude)
     except ValidationError as exc:
         raise Invalid(errors=validation_errors(exc)) from None
 
