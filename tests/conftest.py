@@ -35,7 +35,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
     if on_postgres:
+        _only_database_tests(config, items)
         _matrix_roles_on_postgres(config, items)
+
+
+# What the PostgreSQL run adds is the database: a test that asks for no database (parsers,
+# rules, the CLI and import tests whose subprocesses build their own SQLite files) runs the
+# same on both, so the SQLite run is enough for it. Tests marked `postgres` always stay.
+_DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def _uses_the_database(item: pytest.Item) -> bool:
+    return (
+        item.get_closest_marker("django_db") is not None
+        or item.get_closest_marker("postgres") is not None
+        or bool(_DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
+    )
+
+
+def _only_database_tests(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("RXDESK_PG_EVERY_TEST", "") not in ("", "0"):
+        return
+    kept = [item for item in items if _uses_the_database(item)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if not _uses_the_database(i)])
+        items[:] = kept
 
 
 # The permission matrices decide who may do what, which does not depend on the database;
