@@ -25,7 +25,7 @@ serve: install
 
 ## Everything CI checks on SQLite: lint, types, migrations, the OpenAPI contract, all tests.
 test: install browser check
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -p no:cacheprovider
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=20 -p no:cacheprovider
 
 ## Quick loop while coding: no browser, no slow tests.
 test-fast: install
@@ -33,7 +33,7 @@ test-fast: install
 
 ## The same suite on PostgreSQL (DATABASE_URL must point at a server; .ci/run sets it).
 test-postgres: install browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -p no:cacheprovider
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=20 -p no:cacheprovider
 
 ## The longer API fuzzing job: every operation with a bigger budget, and the stateful walk
 ## over the links schemathesis infers (about 10 minutes each on 2 cores; CI runs the short walk).
