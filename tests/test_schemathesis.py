@@ -49,6 +49,8 @@ CI_EXAMPLES = 5  # per operation; the whole walk must stay within CI's few minut
 SLOW_EXAMPLES = 15
 STATEFUL_SCENARIOS = 20
 STATEFUL_STEPS = 10
+CI_SCENARIOS = 10  # the stateful walk in every CI run, both databases (~100 calls)
+CI_STEPS = 10
 PROGRESS = os.environ.get("RXDESK_FUZZ_PROGRESS")  # set to print each operation's time
 
 
@@ -158,7 +160,8 @@ def test_generated_calls_write_inside_the_tests_transaction(bearer):
 
 
 # The longer runs are their own job (`make fuzz`, RXDESK_FUZZ_LONG=1): about 10 minutes
-# each on 2 cores, too long to add to every CI run of both suites.
+# each on 2 cores, too long to add to every CI run of both suites; CI runs both walks with
+# the small budgets above.
 LONG = os.environ.get("RXDESK_FUZZ_LONG", "") not in ("", "0")
 long_run = pytest.mark.skipif(not LONG, reason="the longer fuzz job: make fuzz")
 
@@ -169,26 +172,38 @@ def test_every_operation_with_a_bigger_budget(bearer):
     walk(bearer, examples=SLOW_EXAMPLES)
 
 
-@pytest.mark.slow
-@long_run
-def test_linked_calls_answer_within_their_schema(bearer):
-    # ninja emits no OpenAPI links; schemathesis infers them from the schema (dependency
-    # analysis: POST /patients → GET /patients/{patient_id} and the like), so the walk
-    # creates rows and then reads and changes them.
+def linked_walk(bearer: dict[str, str], scenarios: int, steps: int) -> None:
+    """Schemathesis's stateful walk: ninja emits no OpenAPI links, so schemathesis infers
+    them from the schema (dependency analysis: POST /patients → GET /patients/{patient_id}
+    and the like), and each scenario creates rows and then reads and changes them."""
+
     class Walk(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            calls.append(f"{case.operation.method.upper()} {case.operation.path}")
             return {"headers": bearer}
 
         def validate_response(self, response: Any, case: schemathesis.Case, *a, **k) -> None:
             case.validate_response(response, checks=FAILING_CHECKS)
 
+    calls: list[str] = []
     Walk.run(
         settings=settings(
-            budget(STATEFUL_SCENARIOS),
-            stateful_step_count=STATEFUL_STEPS,
+            budget(scenarios),
+            stateful_step_count=steps,
             phases=[Phase.generate],
         )
     )
+    assert len(calls) >= scenarios, "the stateful walk made no calls"
+
+
+def test_linked_calls_answer_within_their_schema(bearer):
+    linked_walk(bearer, scenarios=CI_SCENARIOS, steps=CI_STEPS)
+
+
+@pytest.mark.slow
+@long_run
+def test_linked_calls_on_a_longer_walk(bearer):
+    linked_walk(bearer, scenarios=STATEFUL_SCENARIOS, steps=STATEFUL_STEPS)
 
 
 def _models_in(annotation: Any, seen: set[type]) -> None:
