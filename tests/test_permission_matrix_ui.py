@@ -205,6 +205,7 @@ UI_MATRIX: dict[str, tuple[Kwargs, frozenset[Role] | None, frozenset[Role], int 
     "site_edit": (none, SITE_EDITORS, SITE_EDITORS, 422),
     "staff_list": (none, STAFF_READERS, NOBODY, None),
     "staff_create": (none, SITE_EDITORS, SITE_EDITORS, 422),
+    "site_assignments": (none, SITE_EDITORS, SITE_EDITORS, 422),
     "staff_edit": (staff, SITE_EDITORS, SITE_EDITORS, 422),
     "audit_list": (none, AUDIT_READERS, NOBODY, None),
     "audit_export": (none, AUDIT_READERS, NOBODY, None),

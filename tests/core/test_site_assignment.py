@@ -161,3 +161,96 @@ def test_a_pic_cannot_revoke_another_pharmacys_assignment(chain, tech, lakeside_
         services.site_assignment_revoke(actor=home_pic, assignment=assignment)
 
     assert SiteAssignment.objects.count() == 1
+
+
+# --- The screen where the pharmacist-in-charge lets people in ---------------------------------
+
+SCREEN = "/staff/visiting/"
+
+
+def _signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_pic_lets_a_chain_colleague_in_and_removes_them(chain, tech, lakeside_pic):
+    outsider_org = Organization.objects.create(name="Other Drug Co")
+    stranger = UserFactory(
+        site=SiteFactory(name="Elsewhere", organization=outsider_org), username="stranger"
+    )
+    client = _signed_in(lakeside_pic)
+
+    page = client.get(SCREEN)
+    assert page.status_code == 200
+    assert "Nobody from another pharmacy may work here." in page.content.decode()
+    options = page.content.decode()
+    assert f'<option value="{tech.pk}">' in options
+    assert f'<option value="{stranger.pk}">' not in options  # another business
+    assert f'<option value="{lakeside_pic.pk}">' not in options  # already works here
+
+    done = client.post(SCREEN, {"action": "grant", "user": str(tech.pk)}, follow=True)
+    assert done.status_code == 200
+    assert "may now work at Lakeside" in done.content.decode()
+    assignment = SiteAssignment.objects.get(user=tech)
+    assert assignment.site == chain[1]
+    assert f'value="{assignment.pk}"' in done.content.decode()
+    assert _events(chain[1], "site_assignment.granted")
+
+    removed = client.post(
+        SCREEN, {"action": "revoke", "assignment": str(assignment.pk)}, follow=True
+    )
+    assert "may no longer work here" in removed.content.decode()
+    assert not SiteAssignment.objects.filter(user=tech).exists()
+
+
+def test_someone_of_another_business_cannot_be_let_in_by_posting_their_id(chain, lakeside_pic):
+    stranger = UserFactory(
+        site=SiteFactory(
+            name="Elsewhere", organization=Organization.objects.create(name="Other Drug Co")
+        ),
+        username="stranger",
+    )
+    client = _signed_in(lakeside_pic)
+    before = AuditEvent.objects.count()
+
+    answer = client.post(SCREEN, {"action": "grant", "user": str(stranger.pk)})
+
+    assert answer.status_code == 422
+    assert "Choose a person from the list." in answer.content.decode()
+    assert not SiteAssignment.objects.exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_another_pharmacys_assignment_cannot_be_removed_from_here(chain, tech, lakeside_pic):
+    main_pic = UserFactory(site=chain[0], role=Role.PHARMACIST_IN_CHARGE, username="main-pic")
+    lake_tech = UserFactory(site=chain[1], role=Role.TECHNICIAN, username="lake-tech")
+    theirs = services.site_assignment_grant(actor=main_pic, user=lake_tech)
+
+    answer = _signed_in(lakeside_pic).post(
+        SCREEN, {"action": "revoke", "assignment": str(theirs.pk)}
+    )
+
+    assert answer.status_code == 422
+    assert SiteAssignment.objects.filter(pk=theirs.pk).exists()
+
+
+def test_a_technician_is_refused_the_screen(chain, tech):
+    assert _signed_in(tech).get(SCREEN).status_code == 403
+    assert _signed_in(tech).post(SCREEN, {"action": "grant", "user": "1"}).status_code == 403
+    assert not SiteAssignment.objects.exists()
+
+
+def test_a_pharmacy_of_no_chain_shares_nobody(db):
+    alone, also_alone = SiteFactory(name="Corner Drug"), SiteFactory(name="Other Corner")
+    pic = UserFactory(site=alone, role=Role.PHARMACIST_IN_CHARGE, username="corner-pic")
+    other = UserFactory(site=also_alone, role=Role.TECHNICIAN, username="other-tech")
+
+    with pytest.raises(Invalid) as refused:
+        services.site_assignment_grant(actor=pic, user=other)
+    assert refused.value.field == "user"
+    assert "no chain" in refused.value.message
+
+    page = _signed_in(pic).get(SCREEN)
+    assert "belongs to no chain" in page.content.decode()
+    assert f'<option value="{other.pk}">' not in page.content.decode()

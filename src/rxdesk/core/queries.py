@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 
 from rxdesk.core.audit import audit_record
 from rxdesk.core.capabilities import Cap
-from rxdesk.core.models import AuditEvent, User
+from rxdesk.core.models import AuditEvent, SiteAssignment, User
 from rxdesk.core.services import authorize
 
 
@@ -118,6 +118,35 @@ def _cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def site_assignments(*, actor: User) -> QuerySet[SiteAssignment]:
+    """People of the chain's other pharmacies who may work at the actor's pharmacy."""
+    authorize(actor, Cap.SITE_ASSIGN)
+    return (
+        SiteAssignment.objects.filter(site_id=actor.site_id)
+        .select_related("user__home_site", "user__site", "granted_by")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )
+
+
+def assignable_staff(*, actor: User) -> QuerySet[User]:
+    """Active staff of the chain's other pharmacies not yet allowed to work here: whom the
+    pharmacist-in-charge may let in (none when the pharmacy belongs to no chain)."""
+    authorize(actor, Cap.SITE_ASSIGN)
+    site = actor.site
+    if site.organization_id is None:
+        return User.objects.none()
+    home = Q(home_site__isnull=False, home_site__organization_id=site.organization_id) | Q(
+        home_site__isnull=True, site__organization_id=site.organization_id
+    )
+    return (
+        User.objects.filter(home, is_active=True)
+        .exclude(Q(home_site_id=site.pk) | Q(home_site__isnull=True, site_id=site.pk))
+        .exclude(site_assignments__site_id=site.pk)
+        .select_related("home_site", "site")
+        .order_by("last_name", "first_name", "username")
+    )
 
 
 def staff_list(*, actor: User) -> QuerySet[User]:

@@ -601,6 +601,13 @@ def user_sites(user: User) -> list[Site]:
 
 
 def _check_chain(site: Site, user: User) -> None:
+    if site.organization_id is None:
+        # Two pharmacies of no chain are not one business: nobody is shared between them.
+        raise Invalid(
+            "This pharmacy belongs to no chain: only the pharmacies of one business share "
+            "their staff.",
+            field="user",
+        )
     if site.organization_id != user.home.organization_id:
         raise Invalid("That person belongs to a pharmacy of another business.", field="user")
 

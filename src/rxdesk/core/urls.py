@@ -18,6 +18,7 @@ urlpatterns += [
     path("staff/", views.staff_list, name="staff_list"),
     path("staff/new/", views.staff_create, name="staff_create"),
     path("staff/<int:pk>/", views.staff_edit, name="staff_edit"),
+    path("staff/visiting/", views.site_assignment_list, name="site_assignments"),
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
     path("audit/verify/", views.audit_verify_view, name="audit_verify"),

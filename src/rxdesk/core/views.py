@@ -420,6 +420,60 @@ def audit_verify_view(request: HttpRequest) -> HttpResponse:
 
 
 @screen(methods=FORM)
+def site_assignment_list(request: HttpRequest) -> HttpResponse:
+    """Who from the chain's other pharmacies may work here: the pharmacist-in-charge lets
+    someone in (a float technician, a covering pharmacist) or withdraws it."""
+    actor = actor_of(request)
+    require(actor, Cap.SITE_ASSIGN)
+    error, field, status = "", "", 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "grant":
+                chosen = queries.assignable_staff(actor=actor).filter(
+                    pk=_posted_id(request.POST.get("user", ""))
+                )
+                member = chosen.first()
+                if member is None:
+                    raise Invalid("Choose a person from the list.", field="user")
+                services.site_assignment_grant(actor=actor, user=member)
+                done = f"{member.display_name} may now work at {actor.site.name}."
+            elif action == "revoke":
+                assignment = (
+                    queries.site_assignments(actor=actor)
+                    .filter(pk=_posted_id(request.POST.get("assignment", "")))
+                    .first()
+                )
+                if assignment is None:
+                    raise Invalid("Choose a person from the list.", field="assignment")
+                services.site_assignment_revoke(actor=actor, assignment=assignment)
+                done = f"{assignment.user.display_name} may no longer work here."
+            else:
+                raise Invalid("Choose a person to let in or to remove.", field="user")
+        except DomainError as exc:
+            error, field, status = exc.message, exc.field or "user", exc.status
+        else:
+            messages.success(request, done)
+            return redirect("site_assignments")
+    return render(
+        request,
+        "core/site_assignments.html",
+        {
+            "assignments": queries.site_assignments(actor=actor),
+            "candidates": queries.assignable_staff(actor=actor),
+            "error": error,
+            "error_field": field,
+        },
+        status=status,
+    )
+
+
+def _posted_id(value: str) -> int:
+    """A posted row id; 0 (no row) when it is not a plain number a database can hold."""
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
+@screen(methods=FORM)
 def site_switch(request: HttpRequest) -> HttpResponse:
     """Choose which of one's assigned pharmacies to work at (header: "Switch pharmacy")."""
     actor = actor_of(request)
