@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import pytest
+from django.test import Client
 
 from rxdesk.core.errors import Forbidden
+from rxdesk.core.models import AuditEvent
 from rxdesk.rx.choices import FillStep
-from rxdesk.rx.models import Fill, FillEvent
-from rxdesk.rx.printing import Printer, PrinterFailed, send_zpl
+from rxdesk.rx.models import Fill, FillEvent, RxSettings
+from rxdesk.rx.printing import Printer, PrinterFailed, parse_printer, send_zpl
 from rxdesk.rx.services.labels import label_send
 from rxdesk.rx.services.workflow import fill_data_verify, fill_product
 from tests.conftest import audit_count, last_event
@@ -203,3 +205,90 @@ def test_label_send_is_refused_to_the_auditor_and_sends_nothing(auditor, technic
             pass
     assert got == [b""]
     assert _printed(fill) == before
+
+
+# --- the workstation: the pharmacy's printer address and the Print button ---------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "host", "port"),
+    [
+        ("10.0.0.31", "10.0.0.31", 9100),
+        ("zebra-1:9101", "zebra-1", 9101),
+        (" [fd00::31]:9100 ", "fd00::31", 9100),
+        ("fd00::31", "fd00::31", 9100),  # a bare IPv6 address has no port
+    ],
+)
+def test_a_printer_address_is_read_as_host_and_port(address, host, port):
+    assert parse_printer(address) == Printer(host, port)
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("zebra-1:0", "1 to 65535"),
+        ("zebra-1:http", "1 to 65535"),
+        ("[fd00::31", "brackets"),
+        ("http://zebra-1/", "not a host"),
+        ("", "Give the printer's address"),
+    ],
+)
+def test_a_bad_printer_address_says_what_is_wrong(address, words):
+    with pytest.raises(ValueError, match=words):
+        parse_printer(address)
+
+
+def test_the_pic_sets_the_printer_and_a_bad_address_is_refused_naming_the_field(pic):
+    client = Client()
+    client.force_login(pic)
+    form = {
+        "refill_threshold_percent": "80",
+        "controlled_refill_threshold_percent": "90",
+        "noncontrolled_expiry_months": "12",
+        "cv_expiry_months": "12",
+        "cii_expiry_days": "",
+    }
+
+    bad = client.post("/rx/settings/", {**form, "label_printer": "zebra-1:99999"})
+    assert bad.status_code == 422
+    assert "1 to 65535" in bad.content.decode()
+    assert not RxSettings.objects.filter(site=pic.site).exclude(label_printer="").exists()
+
+    good = client.post("/rx/settings/", {**form, "label_printer": "zebra-1:9100"})
+    assert good.status_code == 302
+    assert RxSettings.objects.get(site=pic.site).label_printer == "zebra-1:9100"
+    assert last_event().action == "rx.settings.updated"
+
+
+def _print_button(technician, fill: Fill, port: int):
+    RxSettings.objects.update_or_create(
+        site=fill.site, defaults={"label_printer": f"127.0.0.1:{port}"}
+    )
+    client = Client()
+    client.force_login(technician)
+    return client.post(f"/rx/fills/{fill.pk}/label/print/", follow=True)
+
+
+def test_the_print_button_sends_the_label_to_the_pharmacys_printer(technician, pharmacist):
+    fill = _filled(technician, pharmacist)
+    got: list[bytes] = []
+    with printer(reads_everything(got)) as port:
+        page = _print_button(technician, fill, port)
+
+    assert page.status_code == 200
+    assert "the label went to the label printer" in page.content.decode()
+    assert len(got) == 1 and got[0].startswith(b"^XA")
+    assert _printed(fill)[:2] == (1, 1)
+
+
+def test_the_print_button_says_when_the_printer_is_off_and_records_nothing(technician, pharmacist):
+    fill = _filled(technician, pharmacist)
+    before = _printed(fill)
+
+    page = _print_button(technician, fill, free_port())
+
+    text = page.content.decode()
+    assert "The label was not printed: The label printer at 127.0.0.1:" in text
+    assert "check the printer and print again" in text
+    assert _printed(fill)[:2] == before[:2] == (0, 0)  # (signing in is audited, not a label)
+    assert not AuditEvent.objects.filter(action__startswith="rx.label.").exists()

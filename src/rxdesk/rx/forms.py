@@ -305,6 +305,7 @@ class SettingsForm(RxForm):
     FIELDSETS = (
         ("Refill too soon", ("refill_threshold_percent", "controlled_refill_threshold_percent")),
         ("Expiry", ("noncontrolled_expiry_months", "cv_expiry_months", "cii_expiry_days")),
+        ("Labels", ("label_printer",)),
     )
 
     refill_threshold_percent = forms.IntegerField(
@@ -332,6 +333,13 @@ class SettingsForm(RxForm):
         label="Schedule II must be filled within (days)",
         help_text="Empty: no state limit.",
         widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+    )
+    label_printer = forms.CharField(
+        required=False,
+        max_length=260,
+        label="Label printer address",
+        help_text="A thermal printer on the network (ZPL), e.g. 10.0.0.31 or zebra-1:9100. "
+        "Empty: labels print as PDF from the browser.",
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -36,6 +37,15 @@ MAX_REFILLS = 99
 ICD10 = RegexValidator(
     r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$", "An ICD-10-CM code looks like E11.9 or I10."
 )
+
+
+def validate_label_printer(value: str) -> None:
+    from rxdesk.rx.printing import parse_printer
+
+    try:
+        parse_printer(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 class RxSettings(models.Model):
@@ -74,6 +84,13 @@ class RxSettings(models.Model):
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text="Days a ready fill may wait in will-call before it is returned to stock.",
+    )
+    label_printer = models.CharField(
+        max_length=260,
+        blank=True,
+        validators=[validate_label_printer],
+        help_text="The thermal label printer's network address (host or host:port, ZPL on "
+        "port 9100); empty: labels print as PDF from the browser.",
     )
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -34,6 +34,41 @@ class Printer:
         return f"{self.host}:{self.port}"
 
 
+def parse_printer(address: str) -> Printer:
+    """``host`` or ``host:port`` (IPv6 as ``[addr]:port``) as a :class:`Printer`; raises
+    ValueError saying what is wrong."""
+    text = address.strip()
+    if not text:
+        raise ValueError("Give the printer's address, e.g. 10.0.0.31 or zebra-1:9100.")
+    if any(c.isspace() or c in "/@?#" for c in text):
+        raise ValueError(
+            "That is not a host name or IP address: write only the host and its port, "
+            "e.g. zebra-1:9100."
+        )
+    host, port = text, RAW_PORT
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError("An IPv6 address goes in brackets, e.g. [fd00::31]:9100.")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError("Write the port after a colon, e.g. [fd00::31]:9100.")
+            port = _port(rest[1:])
+    elif text.count(":") == 1:
+        host, raw = text.split(":")
+        port = _port(raw)
+    if not host or len(host) > 253:
+        raise ValueError("That is not a host name or IP address.")
+    return Printer(host=host, port=port)
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ValueError("The port is a number from 1 to 65535 (label printers use 9100).")
+    return int(raw)
+
+
 def _failed(host: str, port: int, why: str) -> PrinterFailed:
     return PrinterFailed(
         f"The label printer at {host}:{port} did not answer ({why}); nothing was printed "

@@ -21,6 +21,7 @@ SETTINGS_FIELDS = [
     "noncontrolled_expiry_months",
     "cv_expiry_months",
     "cii_expiry_days",
+    "label_printer",
 ]
 
 

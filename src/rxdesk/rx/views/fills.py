@@ -23,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from rxdesk.core.capabilities import Cap, has, require
-from rxdesk.core.errors import NotFound
+from rxdesk.core.errors import DomainError, NotFound
 from rxdesk.core.forms import FIELD_ERRORS
 from rxdesk.core.models import User
 from rxdesk.core.views import FORM, actor_of, is_partial, posted, screen
@@ -34,6 +34,7 @@ from rxdesk.rx import queries_fills as q
 from rxdesk.rx.choices import FillStatus, HoldReason, Priority
 from rxdesk.rx.forms import FillProductForm, PriorityForm, VerifyForm
 from rxdesk.rx.models import Fill, FillEvent
+from rxdesk.rx.printing import PrinterFailed, parse_printer
 from rxdesk.rx.services import workflow
 from rxdesk.rx.services.common import settings_of
 from rxdesk.rx.views.common import bind, site_of
@@ -319,6 +320,9 @@ def _on_hand(fill: Fill) -> list[Any]:
 # --- Final verification and the label ----------------------------------------------------------
 
 
+PRINT_ERRORS: tuple[type[DomainError], ...] = (*FIELD_ERRORS, PrinterFailed)
+
+
 def _labels() -> tuple[ModuleType, ModuleType]:
     """The label module and its printing service, imported when a label is needed."""
     try:
@@ -403,12 +407,23 @@ def fill_label_print(request: HttpRequest, pk: int) -> HttpResponse:
     """Print the label (counted and logged; printing again needs a reason)."""
     fill = _fill(request, pk, Cap.RX_VIEW)
     _labels_module, services = _labels()
+    reason = " ".join(request.POST.get("reprint_reason", "").split())[:300]
+    address = settings_of(site_of(actor_of(request))).label_printer
+    if address:  # the pharmacy's thermal printer: the label goes there, not to the browser
+        try:
+            services.label_send(
+                actor=actor_of(request),
+                fill=fill,
+                printer=parse_printer(address),
+                reprint_reason=reason,
+            )
+        except PRINT_ERRORS as exc:
+            messages.error(request, f"The label was not printed: {exc.message}")
+        else:
+            messages.success(request, f"{_name(fill)}: the label went to the label printer.")
+        return _back(request, fill)
     try:
-        printed = services.label_print(
-            actor=actor_of(request),
-            fill=fill,
-            reprint_reason=" ".join(request.POST.get("reprint_reason", "").split())[:300],
-        )
+        printed = services.label_print(actor=actor_of(request), fill=fill, reprint_reason=reason)
     except FIELD_ERRORS as exc:
         messages.error(request, f"The label was not printed: {exc.message}")
         return _back(request, fill)
