@@ -50,7 +50,55 @@ class BrowserSession(APIKeyCookie):
         return None
 
 
-api = NinjaAPI(
+# Every error is one shape (RFC 9457 problem details), declared once as each operation's
+# `default` answer, so a client (and schemathesis) knows what a 401/403/404/409/422/503 is.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "What went wrong, in words for the person at the workstation. Nothing "
+    "was saved. `errors` names each bad field; some errors add details (e.g. fill_status).",
+    "properties": {
+        "type": {"type": "string", "description": "/problems/<code>, or about:blank"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+PROBLEM_ANSWER: dict[str, Any] = {
+    "description": "An error (application/problem+json): not signed in (401), not allowed "
+    "(403), no such record here (404), a pharmacy rule (409), invalid input naming the "
+    "field (422), the database busy — try again (503).",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+
+
+class RxdeskAPI(NinjaAPI):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method in _METHODS:
+                    # ninja keys answers by int; JSON keys are strings (and sort as such)
+                    answers = {str(k): v for k, v in operation.get("responses", {}).items()}
+                    answers.setdefault("default", PROBLEM_ANSWER)
+                    operation["responses"] = answers
+        return schema
+
+
+api = RxdeskAPI(
     title="rxdesk API",
     version="1",
     description=(
