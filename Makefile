@@ -35,8 +35,9 @@ test-fast: install
 test-postgres: install browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=20 -p no:cacheprovider
 
-## The longer API fuzzing job: every operation with a bigger budget, and the stateful walk
-## over the links schemathesis infers (about 10 minutes each on 2 cores; CI runs the short walk).
+## The API fuzzing alone: the short walks and the longer ones (every operation with a bigger
+## budget, and a longer stateful walk over the links schemathesis infers). CI runs the short
+## walks on both databases and the longer ones in the SQLite run.
 fuzz: install
 	RXDESK_FUZZ_LONG=1 $(BIN)/pytest -p no:cacheprovider tests/test_schemathesis.py
 
