@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.test import Client
+from ninja.errors import ValidationError
 
 from rxdesk.core import context
 from rxdesk.core.models import AuditEvent, User
@@ -741,3 +742,34 @@ def test_the_apis_answer_to_a_number_too_large_names_the_body(rf):
     body = json.loads(response.content)
     assert body["errors"] == [{"field": "body", "message": "A number is too large."}]
     assert "too large" in body["detail"]
+
+
+def test_text_with_a_nul_character_is_refused_naming_the_field_and_nothing_is_saved(pic):
+    from rxdesk.claims.models import Payer
+
+    api = Api(token_for(pic))
+    before = (Payer.objects.count(), AuditEvent.objects.count())
+
+    answer = api.post("/claims/payers", {"name": "Test\u0000Payer", "port": 5000})
+
+    assert answer.status_code == 422, answer.content
+    body = answer.json()
+    assert body["errors"] == [
+        {
+            "field": "name",
+            "message": "This text contains a NUL character (\\u0000), which no field can hold.",
+        }
+    ]
+    assert (Payer.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_a_nul_character_deep_in_a_body_or_in_a_query_names_where_it_is(pic, rf):
+    from rxdesk.api import _refuse_nul
+
+    with pytest.raises(ValidationError) as raised:
+        _refuse_nul({"lines": [{"note": "ok"}, {"note": "bad\x00"}]}, ("body",))
+    assert raised.value.errors[0]["loc"] == ("body", "lines", 1, "note")
+
+    answer = Api(token_for(pic)).get("/patients", q="Smith\x00")
+    assert answer.status_code == 422, answer.content
+    assert answer.json()["errors"][0]["field"] == "q"

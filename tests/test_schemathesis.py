@@ -27,7 +27,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from pydantic import BaseModel
 from schemathesis.checks import not_a_server_error
@@ -168,9 +168,20 @@ def test_every_operation_with_a_bigger_budget(bearer):
 def linked_walk(bearer: dict[str, str], scenarios: int, steps: int) -> None:
     """Schemathesis's stateful walk: ninja emits no OpenAPI links, so schemathesis infers
     them from the schema (dependency analysis: POST /patients → GET /patients/{patient_id}
-    and the like), and each scenario creates rows and then reads and changes them."""
+    and the like), and each scenario creates rows and then reads and changes them.
+
+    Each scenario starts from the same pharmacy: what one wrote is rolled back (a savepoint)
+    before the next. Otherwise a later scenario meets the rows of an earlier one (a 409 where
+    the first got 201), and Hypothesis, replaying choices, finds the generation "flaky"."""
 
     class Walk(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            self._before = transaction.savepoint()
+
+        def teardown(self) -> None:
+            transaction.savepoint_rollback(self._before)
+            super().teardown()
+
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             calls.append(f"{case.operation.method.upper()} {case.operation.path}")
             return {"headers": bearer}

@@ -10,8 +10,10 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
 from rxdesk.core import context
@@ -82,6 +84,41 @@ PROBLEM_ANSWER: dict[str, Any] = {
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 
 
+NUL_MESSAGE = "This text contains a NUL character (\\u0000), which no field can hold."
+
+
+def _refuse_nul(value: Any, loc: tuple[Any, ...]) -> None:
+    """Raise a 422 naming the first text in ``value`` with a NUL character: no field holds
+    one (PostgreSQL refuses it outright) and no pharmacy's text has one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError([{"loc": loc, "msg": NUL_MESSAGE, "type": "value_error"}])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, loc)
+            _refuse_nul(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, (*loc, index))
+
+
+class TextParser(Parser):
+    """ninja's JSON, query and form reading, refusing text with a NUL character before any
+    handler sees it (it reached PostgreSQL as a 500; found by the longer stateful fuzz)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        _refuse_nul(data, ("body",))
+        return data
+
+    def parse_querydict(
+        self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
+    ) -> Any:
+        result = super().parse_querydict(data, list_fields, request)
+        _refuse_nul(result, ("query" if data is request.GET else "form",))
+        return result
+
+
 class RxdeskAPI(NinjaAPI):
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
@@ -108,6 +145,7 @@ api = RxdeskAPI(
     ),
     auth=[BearerToken(), BrowserSession()],
     urls_namespace="api",
+    parser=TextParser(),
 )
 
 
@@ -204,6 +242,8 @@ def _unauthorized(request: HttpRequest, exc: AuthorizationError) -> HttpResponse
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, ValidationError):  # ninja wraps the body parser's errors
+        return _invalid(request, exc.__cause__)
     detail = str(exc)
     if exc.status_code == 403 and "CSRF" in detail:
         return problem(
