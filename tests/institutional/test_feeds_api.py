@@ -111,7 +111,8 @@ def test_an_hl7_message_answers_with_its_ack(site):
         f"{P}/cabinet-feeds/hl7",
         {"message": hl7_message(ft1(when=now_stamp(site), qty="2^3"))},
     )
-    junk = _post(api, f"{P}/cabinet-feeds/hl7", {"message": "\u0000\u0001 not hl7"})
+    junk = _post(api, f"{P}/cabinet-feeds/hl7", {"message": "\u0001 not hl7"})
+    nul = _post(api, f"{P}/cabinet-feeds/hl7", {"message": "MSH|^~\\&|\u0000"})
 
     assert made.status_code == 201, made.content
     assert made.json()["ack"].split("\r")[1].startswith("MSA|AA|C1|")
@@ -120,6 +121,8 @@ def test_an_hl7_message_answers_with_its_ack(site):
     assert bad.json()["errors"][0]["field"] == "FT1[1]-10"
     assert junk.status_code == 422
     assert junk.json()["errors"][0]["field"] == "MSH"
+    assert nul.status_code == 422  # refused as text before the HL7 parser sees it
+    assert nul.json()["errors"][0]["field"] == "message"
 
 
 def test_administrations_are_imported(site):
