@@ -215,7 +215,9 @@ def test_someone_of_another_business_cannot_be_let_in_by_posting_their_id(chain,
     before = AuditEvent.objects.count()
 
     answer = client.post(SCREEN, {"action": "grant", "user": str(stranger.pk)})
+    odd = client.post(SCREEN, {"action": "grant", "user": "²"})  # a digit int() refuses
 
+    assert odd.status_code == 422
     assert answer.status_code == 422
     assert "Choose a person from the list." in answer.content.decode()
     assert not SiteAssignment.objects.exists()

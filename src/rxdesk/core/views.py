@@ -470,7 +470,8 @@ def site_assignment_list(request: HttpRequest) -> HttpResponse:
 
 def _posted_id(value: str) -> int:
     """A posted row id; 0 (no row) when it is not a plain number a database can hold."""
-    return int(value) if value.isdigit() and len(value) < 10 else 0
+    # ASCII only: "²".isdigit() is True and int("²") raises
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0
 
 
 @screen(methods=FORM)
