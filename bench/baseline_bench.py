@@ -188,13 +188,18 @@ class Replayer:
         ]
         self.seq_base = min(audit_inserts) if audit_inserts else 0
         self.seq_step = len(audit_inserts)
-        self.rx_numbers = {
-            p
-            for w in writes
-            if w.table == "rx_prescription" and w.is_insert
-            for c, p in zip(w.columns, w.params, strict=True)
-            if c == "number"
-        }
+        # Rx numbers are 32-bit on PostgreSQL (an integer column): replays number from
+        # 1,000,000,000 up, far above the pharmacy's own, each captured number its own slot.
+        numbers = sorted(
+            {
+                p
+                for w in writes
+                if w.table == "rx_prescription" and w.is_insert
+                for c, p in zip(w.columns, w.params, strict=True)
+                if c == "number"
+            }
+        )
+        self.rx_numbers = {n: i for i, n in enumerate(numbers)}
         # The audit chain of the captured lifecycle: its events' hashes in order, and the
         # head's hash before it.
         events = [
@@ -253,7 +258,7 @@ class Replayer:
             if column == "seq" and table.startswith("core_audit") and isinstance(value, int):
                 return value + k * self.seq_step
             if column == "number" and table == "rx_prescription" and value in self.rx_numbers:
-                return value + k * 1_000_000_000
+                return 1_000_000_000 + k * len(self.rx_numbers) + self.rx_numbers[value]
             if column in ("hash", "prev_hash") and value in hashes:
                 return hashes[value]
             return value
