@@ -1317,15 +1317,18 @@ def fill_seam(fill: Fill, actor: User | None) -> seams.Outcome:
     """At data verification: a fill with a plan to bill goes on only when its first payer
     accepted the claim, when it was switched to cash, or when a pharmacist let it go on
     while the claim waits in the outbox."""
-    fill = _load_fill(fill)
-    decision = FillBilling.objects.filter(fill=fill).select_related("decided_by").first()
+    decision = FillBilling.objects.filter(fill_id=fill.pk).select_related("decided_by").first()
     if decision is not None and decision.mode == BillingMode.CASH:
         return seams.Outcome(ran=True, note=f"Cash: {decision.reason}", record={"billing": "cash"})
-    chain = queries.billing_order(fill.prescription.patient, fill.site.today())
+    # The workflow hands over its locked fill with the prescription, patient and site read:
+    # a cash fill needs nothing more.
+    rx = fill.prescription
+    chain = queries.billing_order(rx.patient, rx.site.today())
     if not chain:
         return seams.Outcome(
             ran=True, note="Cash: no plan to bill.", record={"billing": "no coverage"}
         )
+    fill = _load_fill(fill)
     live = queries.claims_of(fill)
     primary = next((c for c in live if c.payer_rank == 1), None)
     if primary is not None and primary.status in ACCEPTED:
@@ -1368,6 +1371,8 @@ def fill_seam(fill: Fill, actor: User | None) -> seams.Outcome:
 def fill_check_seam(fill: Fill, actor: User | None) -> seams.Outcome:
     """At final verification: the NDC in the bottle must be the NDC billed (an audit
     finding otherwise) — rebill the claim first when the product changed."""
+    if not Claim.objects.filter(fill_id=fill.pk, status__in=ACCEPTED).exists():
+        return seams.Outcome(ran=True, note="")  # nothing billed yet, or cash
     fill = _load_fill(fill)
     package = fill.package or fill.prescription.package
     mismatched = [

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
+from django.db.models import Prefetch, prefetch_related_objects
+
 from rxdesk.catalog.models import Ingredient as CatalogIngredient
 from rxdesk.catalog.models import Package, Product
 from rxdesk.catalog.ndc import CodeError, parse_scan
@@ -295,15 +297,20 @@ def profile_of(
     patient within its days' supply × 1.5 (or 120 days when the supply is unknown),
     ``exclude_rx`` left out (the one being screened)."""
     today = today or patient.site.today()
+    # Only the fills that reached the patient matter (``_last_handed``), and only the
+    # products of the prescriptions still in their window need their ingredients.
+    handed = Fill.objects.filter(status__in=_HANDED, dispensed_on__isnull=False).only(
+        "id", "prescription_id", "number", "status", "dispensed_on", "days_supply"
+    )
     rxs = (
         Prescription.objects.filter(patient=patient, status=RxStatus.ACTIVE)
-        .select_related("product", "package__product")
-        .prefetch_related("fills", "product__ingredients", "package__product__ingredients")
+        .select_related("product", "package")
+        .prefetch_related(Prefetch("fills", queryset=handed))
         .order_by("pk")
     )
     if exclude_rx is not None:
         rxs = rxs.exclude(pk=exclude_rx.pk)
-    out = []
+    kept = []
     for rx in rxs:
         last = _last_handed(rx, None)
         if last is None or last.dispensed_on is None:
@@ -312,8 +319,9 @@ def profile_of(
         window = int(Decimal(supply) * GRACE_FACTOR) if supply else UNKNOWN_SUPPLY_DAYS
         if (today - last.dispensed_on).days > max(window, 0):
             continue
-        out.append(drug_from_prescription(rx))
-    return tuple(out)
+        kept.append(rx)
+    prefetch_related_objects([rx.product for rx in kept], "ingredients")
+    return tuple(drug_from_prescription(rx) for rx in kept)
 
 
 # --- the patient -------------------------------------------------------------------------------

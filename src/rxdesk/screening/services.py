@@ -168,9 +168,17 @@ def fill_screen(*, actor: User, fill: Fill) -> Screened:
     fill = Fill.objects.select_related("prescription__patient", "prescription__site").get(
         pk=fill.pk
     )
+    return _screen(actor, fill)
+
+
+def _screen(actor: User, fill: Fill) -> Screened:
+    """``fill_screen`` on a fill read with its prescription, patient and site."""
     found = engine.screen(fill_context(fill))
     with transaction.atomic():
-        existing = {row.key: row for row in FillAlert.objects.filter(fill=fill)}
+        existing = {
+            row.key: row
+            for row in FillAlert.objects.filter(fill=fill).select_related("resolved_by")
+        }
         fresh = [_row(fill, a) for a in found if a.key[:200] not in existing]
         for alert in found:
             row = existing.get(alert.key[:200])
@@ -198,10 +206,12 @@ def fill_screen(*, actor: User, fill: Fill) -> Screened:
                     "raised": sorted(row.key for row in fresh),
                 },
             )
-        rows = {
-            row.key: row
-            for row in FillAlert.objects.filter(fill=fill).select_related("resolved_by")
-        }
+            rows = {
+                row.key: row
+                for row in FillAlert.objects.filter(fill=fill).select_related("resolved_by")
+            }
+        else:
+            rows = existing  # refreshed in place above
     return Screened(alerts=[(a, rows[a.key[:200]]) for a in found if a.key[:200] in rows])
 
 
@@ -321,7 +331,10 @@ def summary(row: FillAlert) -> dict[str, Any]:
 def fill_seam(fill: Fill, actor: User) -> seams.Outcome:
     """Data verification's screening step (rxdesk.rx.seams): every interrupting alert not
     resolved on this fill blocks it; the fill's history keeps the alerts' summary."""
-    screened = fill_screen(actor=actor, fill=fill)
+    authorize(actor, Cap.RX_VIEW)
+    _own(actor, fill)
+    # The workflow's fill, locked and read with its prescription, patient and site.
+    screened = _screen(actor, fill)
     rows = [row for _, row in screened.alerts]
     waiting = screened.waiting
     interrupting = sum(1 for r in rows if r.interrupting)
