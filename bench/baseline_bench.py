@@ -39,7 +39,9 @@ from typing import Any
 from bench import fill_bench
 
 RUNS = 3
-PER_ROUND = 200
+PER_ROUND = 400  # replays per round, split between the workers
+WORKERS = (1, 4)  # as the fill rounds
+BASELINE_RATE: dict[int, float] = {}
 PROFILED = 50
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 _INSERT = re.compile(
@@ -179,15 +181,6 @@ class Replayer:
         # captured id → (table, position among that table's new rows)
         self.captured = {t: {v: i for i, v in enumerate(ids)} for t, ids in created.items()}
         self.steps = list(dict.fromkeys(w.step for w in writes))
-        audit_inserts = [
-            p
-            for w in writes
-            if w.table == "core_auditevent" and w.is_insert
-            for c, p in zip(w.columns, w.params, strict=True)
-            if c == "seq"
-        ]
-        self.seq_base = min(audit_inserts) if audit_inserts else 0
-        self.seq_step = len(audit_inserts)
         # Rx numbers are 32-bit on PostgreSQL (an integer column): replays number from
         # 1,000,000,000 up, far above the pharmacy's own, each captured number its own slot.
         numbers = sorted(
@@ -200,15 +193,6 @@ class Replayer:
             }
         )
         self.rx_numbers = {n: i for i, n in enumerate(numbers)}
-        # The audit chain of the captured lifecycle: its events' hashes in order, and the
-        # head's hash before it.
-        events = [
-            dict(zip(w.columns, w.params, strict=True))
-            for w in writes
-            if w.table == "core_auditevent" and w.is_insert
-        ]
-        self.chain = [e["hash"] for e in events]
-        self.chain_start = events[0]["prev_hash"] if events else ""
         self.sql = {
             id(w): w.sql.replace("%%", "\x00").replace("%s", "?").replace("\x00", "%")
             if vendor == "sqlite"
@@ -244,25 +228,30 @@ class Replayer:
     def run(self, conn: Any, k: int) -> None:
         """Replay number ``k`` (≥ 1): one transaction per step."""
         new_ids: dict[str, list[int]] = {}
-        # The chain goes on from where the replay before ended (the real lifecycle's last
-        # hash for the first replay), so the head's conditional update hits its row.
-        hashes = {h: self._hash(h, k) for h in self.chain}
-        if self.chain_start:
-            last = self._hash(self.chain[-1], k - 1) if k > 1 else self.chain[-1]
-            hashes[self.chain_start] = last
+        # The audit chain goes on from the head as it is now (other workers move it too):
+        # before each event the head row is read and locked, as ``audit_record`` does — the
+        # one read the baseline keeps, without it concurrent writers could not chain.
+        # Captured seq / hash values map to this replay's as its events are written.
+        seqs: dict[int, int] = {}
+        hashes: dict[str, str] = {}
 
         def fresh(table: str, column: str, value: Any) -> Any:
             target = self.refs.get(table, {}).get(column)
             if target and target in self.captured and value in self.captured[target]:
                 return new_ids[target][self.captured[target][value]]
-            if column == "seq" and table.startswith("core_audit") and isinstance(value, int):
-                return value + k * self.seq_step
+            if column == "seq" and table.startswith("core_audit") and value in seqs:
+                return seqs[value]
             if column == "number" and table == "rx_prescription" and value in self.rx_numbers:
                 return 1_000_000_000 + k * len(self.rx_numbers) + self.rx_numbers[value]
             if column in ("hash", "prev_hash") and value in hashes:
                 return hashes[value]
             return value
 
+        lock = 'SELECT "seq", "hash" FROM "core_auditchainhead" WHERE "site_id" = %s'
+        if self.vendor == "sqlite":
+            lock = lock.replace("%s", "?")  # BEGIN IMMEDIATE already holds the write lock
+        else:
+            lock += " FOR UPDATE"
         cursor = conn.cursor()
         for step in self.steps:
             if self.vendor == "sqlite":
@@ -270,6 +259,13 @@ class Replayer:
             for w in self.writes:
                 if w.step != step:
                     continue
+                if w.table == "core_auditevent" and w.is_insert:
+                    event = dict(zip(w.columns, w.params, strict=True))
+                    cursor.execute(lock, [event["site_id"]])
+                    head_seq, head_hash = cursor.fetchone()
+                    seqs[event["seq"] - 1], seqs[event["seq"]] = head_seq, head_seq + 1
+                    hashes[event["prev_hash"]] = head_hash
+                    hashes[event["hash"]] = self._hash(f"{head_hash}:{event['hash']}", k)
                 params = [fresh(w.table, c, p) for c, p in zip(w.columns, w.params, strict=False)]
                 cursor.execute(self.sql[id(w)], params)
                 if w.returns:
@@ -288,6 +284,45 @@ class Replayer:
                 cursor.execute("COMMIT")
             else:
                 conn.commit()
+
+
+def _replay_worker(replayer: Replayer, first_k: int, count: int, out: Any) -> None:
+    """A worker process (forked): ``count`` replays from ``first_k``; sends (start, end)."""
+    conn = replayer.connect()
+    try:
+        start = time.time()
+        for k in range(first_k, first_k + count):
+            replayer.run(conn, k)
+        out.send((start, time.time()))
+    except BaseException as exc:  # reported by the parent
+        out.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+        out.close()
+
+
+def _replay_round(replayer: Replayer, workers: int, count: int, first_k: int) -> float:
+    """One round: ``workers`` processes of ``count`` replays each; lifecycles/s."""
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    pipes, procs = [], []
+    for w in range(workers):
+        parent, child = fork.Pipe(duplex=False)
+        proc = fork.Process(
+            target=_replay_worker, args=(replayer, first_k + w * count, count, child)
+        )
+        proc.start()
+        child.close()
+        pipes.append(parent)
+        procs.append(proc)
+    results = [p.recv() for p in pipes]
+    for proc in procs:
+        proc.join()
+    errors = [r[1] for r in results if r[0] == "error"]
+    if errors:
+        raise RuntimeError(errors[0])
+    return workers * count / (max(r[1] for r in results) - min(r[0] for r in results))
 
 
 def _profile(bench: fill_bench.Bench) -> list[dict[str, object]]:
@@ -372,27 +407,27 @@ def run() -> list[dict[str, object]]:
         }
     )
     replayer = Replayer(writes, created, _references(), vendor)
-    conn = replayer.connect()
-    rates = []
+    connection.close()  # forked workers open their own connections
     k = 1
-    try:
+    for workers in WORKERS:
+        count = PER_ROUND // workers
+        rates = []
         for _ in range(RUNS):
-            start = time.perf_counter()
-            for _ in range(PER_ROUND):
-                replayer.run(conn, k)
-                k += 1
-            rates.append(PER_ROUND / (time.perf_counter() - start))
-    finally:
-        conn.close()
-    baseline = statistics.median(rates)
-    records.append(
-        {
-            "name": "lifecycle raw-SQL baseline (same writes, 1 worker)",
-            "value": round(baseline, 1),
-            "unit": "lifecycles/s",
-            "spread": [round(r, 1) for r in sorted(rates)],
-        }
-    )
+            rates.append(_replay_round(replayer, workers, count, k))
+            k += workers * count
+        BASELINE_RATE[workers] = statistics.median(rates)
+        plural = f"{workers} worker{'s' if workers > 1 else ''}"
+        records.append(
+            {
+                "name": f"lifecycle raw-SQL baseline (same writes, {plural})",
+                "value": round(BASELINE_RATE[workers], 1),
+                "unit": "lifecycles/s",
+                "workers": workers,
+                "spread": [round(r, 1) for r in sorted(rates)],
+                "worker_kind": "processes",
+            }
+        )
+    baseline = BASELINE_RATE[1]
     connection.close()
     # The real figure from the fill rounds of this run when they ran before; else a short
     # 1-worker round here, on patients the fill rounds do not use.
@@ -409,5 +444,15 @@ def run() -> list[dict[str, object]]:
             "real": round(real, 1),
         }
     )
+    if fill_bench.LAST_RATE.get(4):
+        real4 = fill_bench.LAST_RATE[4]
+        records.append(
+            {
+                "name": "framework overhead × (baseline / real, 4 workers)",
+                "value": round(BASELINE_RATE[4] / real4, 1),
+                "unit": "×",
+                "real": round(real4, 1),
+            }
+        )
     records.extend(_profile(fill_bench.Bench()))
     return records
