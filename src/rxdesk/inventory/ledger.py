@@ -148,7 +148,7 @@ def _append(
     # database on SQLite) until commit, so this is exactly the balance our update made.
     after = StockBalance.objects.filter(pk=balance.pk).values_list("on_hand", flat=True).get()
     balance.on_hand = after
-    return StockMove.objects.create(
+    move = StockMove.objects.create(
         site_id=balance.site_id,
         package_id=balance.package_id,
         lot_id=balance.lot_id,
@@ -166,6 +166,9 @@ def _append(
         occurred_at=now,
         note=note[:500],
     )
+    if "lot" in balance._state.fields_cache:
+        move.lot = balance.lot  # read with the balance: the caller's move.lot costs no query
+    return move
 
 
 def _require_atomic() -> None:

@@ -334,7 +334,20 @@ def fill_product(
         locked.filled_by = actor
         locked.device = device[:40]
         locked.dispensed_on, locked.dispensed_at = today, now
-        locked.save()
+        locked.save(
+            update_fields=[
+                "status",
+                "package",
+                "quantity",
+                "partial_reason",
+                "scanned_code",
+                "scan_override_reason",
+                "filled_by",
+                "device",
+                "dispensed_on",
+                "dispensed_at",
+            ]
+        )
         record(
             locked,
             FillStep.FILLED,
