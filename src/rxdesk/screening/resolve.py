@@ -19,8 +19,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
 
 from rxdesk.catalog.models import Ingredient as CatalogIngredient
 from rxdesk.catalog.models import Package, Product
@@ -34,6 +35,7 @@ from rxdesk.patients.choices import (
     MeasurementKind,
     PregnancyStatus,
 )
+from rxdesk.patients.models import Measurement
 from rxdesk.patients.models import Patient as PatientRecord
 from rxdesk.rx.choices import FillStatus, RxStatus
 from rxdesk.rx.models import Fill, Prescription
@@ -327,11 +329,31 @@ def profile_of(
 # --- the patient -------------------------------------------------------------------------------
 
 
-def _latest(patient: PatientRecord, kind: str) -> Decimal | None:
+_MEASURED = (
+    MeasurementKind.WEIGHT,
+    MeasurementKind.HEIGHT,
+    MeasurementKind.SERUM_CREATININE,
+)
+
+
+def _latest(patient: PatientRecord) -> dict[str, Decimal | None]:
+    """The latest weight, height and serum creatinine, in one statement (a subquery per
+    kind on the patient's row, each using the (patient, kind, date) index)."""
+    value = Measurement._meta.get_field("value")
+    latest = {
+        f"latest_{kind.lower()}": Subquery(
+            Measurement.objects.filter(patient=OuterRef("pk"), kind=kind)
+            .order_by("-measured_on", "-pk")
+            .values("value")[:1],
+            output_field=value,
+        )
+        for kind in _MEASURED
+    }
     row = (
-        patient.measurements.filter(kind=kind).order_by("-measured_on", "-pk").only("value").first()
+        PatientRecord.objects.filter(pk=patient.pk).annotate(**latest).values_list(*latest).first()
     )
-    return row.value if row is not None else None
+    values: tuple[Any, ...] = tuple(row) if row else (None,) * len(_MEASURED)
+    return dict(zip(_MEASURED, values, strict=True))
 
 
 def allergen_name(text: str) -> str:
@@ -359,12 +381,13 @@ def patient_facts(patient: PatientRecord) -> Patient:
             conditions.append(c.icd10.upper())
         if c.description:
             conditions.append(" ".join(c.description.split()).lower())
+    measured = _latest(patient)
     return Patient(
         birth_date=patient.date_of_birth,
         sex=patient.sex or "U",
-        weight_kg=_latest(patient, MeasurementKind.WEIGHT),
-        height_cm=_latest(patient, MeasurementKind.HEIGHT),
-        serum_creatinine_mg_dl=_latest(patient, MeasurementKind.SERUM_CREATININE),
+        weight_kg=measured[MeasurementKind.WEIGHT],
+        height_cm=measured[MeasurementKind.HEIGHT],
+        serum_creatinine_mg_dl=measured[MeasurementKind.SERUM_CREATININE],
         pregnant=patient.pregnancy_status == PregnancyStatus.PREGNANT,
         breastfeeding=patient.lactation_status == LactationStatus.LACTATING,
         allergies=allergies,

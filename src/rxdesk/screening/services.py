@@ -174,7 +174,9 @@ def fill_screen(*, actor: User, fill: Fill) -> Screened:
 def _screen(actor: User, fill: Fill) -> Screened:
     """``fill_screen`` on a fill read with its prescription, patient and site."""
     found = engine.screen(fill_context(fill))
-    with transaction.atomic():
+    # No savepoint inside the workflow's transaction: nothing here is caught and carried on
+    # from, so an error rolls the whole step back as it should.
+    with transaction.atomic(savepoint=False):
         existing = {
             row.key: row
             for row in FillAlert.objects.filter(fill=fill).select_related("resolved_by")
