@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -232,6 +234,38 @@ def test_patient_facts_read_the_record(site, technician):
         patient=patient, kind="scr", value=Decimal("1.80"), measured_on=dt.date(2024, 1, 1)
     )
     assert resolve.patient_facts(patient).serum_creatinine_mg_dl == Decimal("1.80")
+
+
+def test_the_latest_measurement_is_the_patients_own_and_the_last_recorded_that_day(site):
+    patient, other = PatientFactory(site=site), PatientFactory(site=site)
+    day = dt.date(2024, 1, 1)
+    for value in ("70", "71"):
+        Measurement.objects.create(
+            patient=patient, kind="weight", value=Decimal(value), measured_on=day
+        )
+    # Another patient's newer weight and only creatinine are not this patient's.
+    Measurement.objects.create(
+        patient=other, kind="weight", value=Decimal("99"), measured_on=dt.date(2025, 1, 1)
+    )
+    Measurement.objects.create(patient=other, kind="scr", value=Decimal("3"), measured_on=day)
+
+    facts = resolve.patient_facts(patient)
+
+    assert facts.weight_kg == Decimal("71") and facts.serum_creatinine_mg_dl is None
+    assert resolve.patient_facts(other).weight_kg == Decimal("99")
+
+
+def test_the_profile_is_read_in_the_same_statements_whatever_its_size(site, technician):
+    def statements(size: int) -> int:
+        patient = PatientFactory(site=site)
+        for n in range(size):
+            on_profile(technician, patient, package(f"Drug{size}x{n}", f"TESTAMINE {size}X{n}"))
+        with CaptureQueriesContext(connection) as captured:
+            drugs = resolve.profile_of(patient)
+        assert len(drugs) == size
+        return len(captured)
+
+    assert statements(1) == statements(6)
 
 
 def test_an_unknown_status_is_not_pregnant(site):
