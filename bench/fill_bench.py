@@ -2,7 +2,8 @@
 — intake (``prescription_create``), data verification, fill (barcode scan, count, stock out
 of the ledger), final verification (into the will-call bin) and sale — with 100,000
 prescriptions already in the database, from 1 worker and from 4 at once at one busy
-pharmacy (central fill: one audit chain, one Rx counter, a few hot drugs).
+pharmacy (central fill: one audit chain, one Rx counter, a few hot drugs), and from 4 workers
+each at its own pharmacy of a chain in the same database (load spread over sites).
 
 Builds, in bulk, 100,000 prescriptions for 25,000 patients, each with one fill dispensed
 over the last 200 days, and 8 drugs with stock on the shelf. Then times rounds of
@@ -38,6 +39,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_NAME = "Fill bench pharmacy"
+# The chain: as many pharmacies as the 4-worker round has workers, one worker at each (load
+# spread over many sites of one database: no shared audit chain, Rx counter or stock rows).
+CHAIN_SITES = 4
+CHAIN_NAME = "Fill bench chain pharmacy {}"
 SCALE = float(os.environ.get("RXDESK_BENCH_SCALE", "1"))
 PRESCRIPTIONS = max(1_000, int(100_000 * SCALE))
 PATIENTS = max(2_000, int(25_000 * SCALE))
@@ -192,7 +197,61 @@ def _build() -> None:
                 expiry=far,
                 quantity=5_000_000,
             )
+    _build_chain(packages, far)
     connection.close()
+
+
+def _build_chain(packages: list[Any], far: dt.date) -> None:
+    """The chain's pharmacies: their own staff, prescriber, Rx counter, stock of the same
+    drugs, and enough patients for every round of the chain's workers."""
+    from rxdesk.core import context
+    from rxdesk.core.choices import Role
+    from rxdesk.core.models import Site, User
+    from rxdesk.inventory.services.stock import stock_receive
+    from rxdesk.patients.models import Patient, Prescriber
+    from rxdesk.rx.models import RxNumber
+
+    patients = PER_ROUND[4] * RUNS + 20
+    for k in range(CHAIN_SITES):
+        site = Site.objects.create(name=CHAIN_NAME.format(k), time_zone="America/Chicago")
+        User.objects.create(
+            username=f"bench-fill-tech-{k}",
+            first_name="Bench",
+            last_name="Technician",
+            role=Role.TECHNICIAN,
+            site=site,
+            technician_registration=f"T1-{k}",
+            technician_registration_expires=far,
+        )
+        rph = User.objects.create(
+            username=f"bench-fill-rph-{k}",
+            first_name="Bench",
+            last_name="Pharmacist",
+            role=Role.PHARMACIST,
+            site=site,
+            pharmacist_license=f"RPH-1-{k}",
+            pharmacist_license_expires=far,
+        )
+        Prescriber.objects.create(site=site, first_name="Ann", last_name="Bench", npi="1234567893")
+        RxNumber.objects.create(site=site, last=0)
+        Patient.objects.bulk_create(
+            Patient(
+                site=site,
+                first_name=f"Chain{k}x{i}",
+                last_name=f"Bench{i % 997}",
+                date_of_birth=dt.date(1940 + i % 60, 1 + i % 12, 1 + i % 28),
+            )
+            for i in range(patients)
+        )
+        with context.using(context.RequestInfo(request_id="bench-fill", channel="web")):
+            for package in packages:
+                stock_receive(
+                    actor=rph,
+                    ndc=package,
+                    lot_number=f"BC{k}{package.ndc10[-6:-3]}",
+                    expiry=far,
+                    quantity=1_000_000,
+                )
 
 
 # --- One worker -----------------------------------------------------------------------------
@@ -201,14 +260,19 @@ def _build() -> None:
 class Bench:
     """The bench pharmacy's people and drugs, read once per worker."""
 
-    def __init__(self) -> None:
+    def __init__(self, chain_site: int | None = None) -> None:
+        """The central-fill pharmacy, or the chain's pharmacy number ``chain_site``."""
         from rxdesk.catalog.models import Package
         from rxdesk.core.models import Site, User
         from rxdesk.patients.models import Prescriber
 
-        self.site = Site.objects.get(name=SITE_NAME)
-        self.tech = User.objects.select_related("site").get(username="bench-fill-tech")
-        self.rph = User.objects.select_related("site").get(username="bench-fill-rph")
+        if chain_site is None:
+            name, suffix = SITE_NAME, ""
+        else:
+            name, suffix = CHAIN_NAME.format(chain_site), f"-{chain_site}"
+        self.site = Site.objects.get(name=name)
+        self.tech = User.objects.select_related("site").get(username=f"bench-fill-tech{suffix}")
+        self.rph = User.objects.select_related("site").get(username=f"bench-fill-rph{suffix}")
         self.prescriber = Prescriber.objects.get(site=self.site, npi="1234567893")
         self.packages = list(
             Package.objects.filter(product__product_id__startswith="bench-fill-")
@@ -259,15 +323,16 @@ def one_lifecycle(bench: Bench, patient: Any, package: Any, step: Any) -> None:
     assert sold.status == "dispensed"
 
 
-def lifecycles(count: int, offset: int) -> dict[str, Any]:
+def lifecycles(count: int, offset: int, chain_site: int | None = None) -> dict[str, Any]:
     """``count`` complete lifecycles, each on its own patient (from ``offset``): intake,
-    data verification, fill, final verification, sale. Returns when it started and ended
-    (wall clock, so workers can be compared) and each step's times in ms."""
+    data verification, fill, final verification, sale — at the central-fill pharmacy, or at
+    the chain's pharmacy ``chain_site``. Returns when it started and ended (wall clock, so
+    workers can be compared) and each step's times in ms."""
     from django.db import connection
 
     from rxdesk.core import context
 
-    bench = Bench()
+    bench = Bench(chain_site)
     patients = bench.patients(count, offset)
     times: dict[str, list[float]] = {step: [] for step in STEPS}
 
@@ -287,18 +352,22 @@ def lifecycles(count: int, offset: int) -> dict[str, Any]:
     return {"start": start, "end": end, "times": times}
 
 
-def worker(count: int, offset: int) -> None:
-    """A worker process (SQLite): run the lifecycles, print the result as JSON."""
+def worker(count: int, offset: int, chain_site: int | None) -> None:
+    """A worker process: run the lifecycles, print the result as JSON."""
     import django
 
     django.setup()
-    print(json.dumps(lifecycles(count, offset)))
+    print(json.dumps(lifecycles(count, offset, chain_site)))
 
 
 # --- Rounds ---------------------------------------------------------------------------------
 
 
-def _in_processes(workers: int, count: int, offset: int) -> list[dict[str, Any]]:
+def _in_processes(
+    workers: int, count: int, offset: int, chain: bool = False
+) -> list[dict[str, Any]]:
+    """``workers`` processes; at one pharmacy each takes the next ``count`` patients, in the
+    chain worker w works at pharmacy w on its patients from ``offset``."""
     procs = [
         subprocess.Popen(  # noqa: S603  (our own interpreter and module, fixed arguments)
             [
@@ -307,7 +376,7 @@ def _in_processes(workers: int, count: int, offset: int) -> list[dict[str, Any]]
                 "bench.fill_bench",
                 "worker",
                 str(count),
-                str(offset + w * count),
+                *((str(offset), str(w)) if chain else (str(offset + w * count),)),
             ],
             cwd=ROOT,
             env=os.environ.copy(),
@@ -326,13 +395,16 @@ def _in_processes(workers: int, count: int, offset: int) -> list[dict[str, Any]]
     return results
 
 
-def _in_threads(workers: int, count: int, offset: int) -> list[dict[str, Any]]:
+def _in_threads(workers: int, count: int, offset: int, chain: bool = False) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = [{} for _ in range(workers)]
     errors: list[BaseException] = []
 
     def run(w: int) -> None:
         try:
-            results[w] = lifecycles(count, offset + w * count)
+            if chain:
+                results[w] = lifecycles(count, offset, w)
+            else:
+                results[w] = lifecycles(count, offset + w * count)
         except BaseException as exc:  # reported by the parent
             errors.append(exc)
 
@@ -362,21 +434,25 @@ def run() -> list[dict[str, object]]:
     in_workers = _in_threads if os.environ.get("RXDESK_BENCH_THREADS") else _in_processes
     kind = "threads" if in_workers is _in_threads else "processes"
     records: list[dict[str, object]] = []
-    offset = 0
-    for workers in (1, 4):
-        count = PER_ROUND[workers]
+    offsets = {False: 0, True: 0}  # next patient: at the central-fill pharmacy, in the chain
+    rounds = ((1, False), (4, False), (CHAIN_SITES, True))
+    for workers, chain in rounds:
+        count = PER_ROUND[4] if chain else PER_ROUND[workers]
         rates = []
         times: dict[str, list[float]] = {step: [] for step in STEPS}
         for _ in range(RUNS):
-            results = in_workers(workers, count, offset)
-            offset += workers * count
+            results = in_workers(workers, count, offsets[chain], chain)
+            offsets[chain] += count if chain else workers * count
             elapsed = max(r["end"] for r in results) - min(r["start"] for r in results)
             rates.append(workers * count / elapsed)
             for r in results:
                 for step in STEPS:
                     times[step].extend(r["times"][step])
-        LAST_RATE[workers] = statistics.median(rates)
+        if not chain:
+            LAST_RATE[workers] = statistics.median(rates)
         plural = f"{workers} worker{'s' if workers > 1 else ''}"
+        if chain:
+            plural += f" at {workers} pharmacies"
         records.append(
             {
                 "name": f"fill: lifecycles/s ({plural}, {existing:,} Rx on file)",
@@ -385,6 +461,7 @@ def run() -> list[dict[str, object]]:
                 "workers": workers,
                 "spread": [round(r, 1) for r in sorted(rates)],
                 "worker_kind": kind,
+                "sites": workers if chain else 1,
             }
         )
         for step in STEPS:
@@ -394,9 +471,12 @@ def run() -> list[dict[str, object]]:
                     "value": round(_p95(times[step]), 1),
                     "unit": "ms",
                     "workers": workers,
+                    "sites": workers if chain else 1,
                 }
             )
-    _, problems = ledger_verify(site_id=site.pk)
+    problems = []
+    for checked in Site.objects.filter(name__startswith="Fill bench "):
+        problems += ledger_verify(site_id=checked.pk)[1]
     records.append(
         {
             "name": "fill: ledger verify differences after the run",
@@ -409,7 +489,7 @@ def run() -> list[dict[str, object]]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["worker"]:
-        worker(int(sys.argv[2]), int(sys.argv[3]))
+        worker(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if sys.argv[4:] else None)
     else:
         from bench.__main__ import _setup
 
