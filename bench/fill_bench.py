@@ -63,6 +63,32 @@ def _p95(values: list[float]) -> float:
 # --- The pharmacy ---------------------------------------------------------------------------
 
 
+def _staff(site: Any, suffix: str, far: dt.date) -> tuple[Any, Any]:
+    """A bench pharmacy's technician and pharmacist (usernames end in ``suffix``)."""
+    from rxdesk.core.choices import Role
+    from rxdesk.core.models import User
+
+    tech = User.objects.create(
+        username=f"bench-fill-tech{suffix}",
+        first_name="Bench",
+        last_name="Technician",
+        role=Role.TECHNICIAN,
+        site=site,
+        technician_registration=f"T1{suffix}",
+        technician_registration_expires=far,
+    )
+    rph = User.objects.create(
+        username=f"bench-fill-rph{suffix}",
+        first_name="Bench",
+        last_name="Pharmacist",
+        role=Role.PHARMACIST,
+        site=site,
+        pharmacist_license=f"RPH-1{suffix}",
+        pharmacist_license_expires=far,
+    )
+    return tech, rph
+
+
 def _build() -> None:
     """The bench pharmacy, once per database: staff, drugs with stock, patients and
     100,000 prescriptions with their past fills."""
@@ -71,8 +97,7 @@ def _build() -> None:
 
     from rxdesk.catalog.models import Package, Product
     from rxdesk.core import context
-    from rxdesk.core.choices import Role
-    from rxdesk.core.models import Site, User
+    from rxdesk.core.models import Site
     from rxdesk.inventory.services.stock import stock_receive
     from rxdesk.patients.models import Patient, Prescriber
     from rxdesk.rx.models import Fill, Prescription, RxNumber
@@ -85,24 +110,7 @@ def _build() -> None:
             cursor.execute("PRAGMA synchronous=OFF")  # bulk set-up only; closed below
     site = Site.objects.create(name=SITE_NAME, time_zone="America/Chicago")
     far = dt.date.today() + dt.timedelta(days=3650)
-    tech = User.objects.create(
-        username="bench-fill-tech",
-        first_name="Bench",
-        last_name="Technician",
-        role=Role.TECHNICIAN,
-        site=site,
-        technician_registration="T1",
-        technician_registration_expires=far,
-    )
-    rph = User.objects.create(
-        username="bench-fill-rph",
-        first_name="Bench",
-        last_name="Pharmacist",
-        role=Role.PHARMACIST,
-        site=site,
-        pharmacist_license="RPH-1",
-        pharmacist_license_expires=far,
-    )
+    tech, rph = _staff(site, "", far)
     today = site.today()
     now = timezone.now()
     with transaction.atomic():
@@ -205,8 +213,7 @@ def _build_chain(packages: list[Any], far: dt.date) -> None:
     """The chain's pharmacies: their own staff, prescriber, Rx counter, stock of the same
     drugs, and enough patients for every round of the chain's workers."""
     from rxdesk.core import context
-    from rxdesk.core.choices import Role
-    from rxdesk.core.models import Site, User
+    from rxdesk.core.models import Site
     from rxdesk.inventory.services.stock import stock_receive
     from rxdesk.patients.models import Patient, Prescriber
     from rxdesk.rx.models import RxNumber
@@ -214,24 +221,7 @@ def _build_chain(packages: list[Any], far: dt.date) -> None:
     patients = PER_ROUND[4] * RUNS + 20
     for k in range(CHAIN_SITES):
         site = Site.objects.create(name=CHAIN_NAME.format(k), time_zone="America/Chicago")
-        User.objects.create(
-            username=f"bench-fill-tech-{k}",
-            first_name="Bench",
-            last_name="Technician",
-            role=Role.TECHNICIAN,
-            site=site,
-            technician_registration=f"T1-{k}",
-            technician_registration_expires=far,
-        )
-        rph = User.objects.create(
-            username=f"bench-fill-rph-{k}",
-            first_name="Bench",
-            last_name="Pharmacist",
-            role=Role.PHARMACIST,
-            site=site,
-            pharmacist_license=f"RPH-1-{k}",
-            pharmacist_license_expires=far,
-        )
+        _tech, rph = _staff(site, f"-{k}", far)
         Prescriber.objects.create(site=site, first_name="Ann", last_name="Bench", npi="1234567893")
         RxNumber.objects.create(site=site, last=0)
         Patient.objects.bulk_create(
